@@ -1,0 +1,91 @@
+"""The only wiring: builds the services from settings, and the FastAPI dependency aliases.
+
+Tests swap backends through settings (fake embeddings, in-memory store, temp database) or through
+`app.dependency_overrides[get_services]`.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .auth import Principal, Role, authenticate
+from .db import Database
+from .embeddings import TextEmbedder, build_embedder
+from .knowledge import KnowledgeService
+from .retrieval import Retriever
+from .settings import Settings
+from .store import VectorStore, build_store
+
+
+class Services:
+    """Backends and services for one settings object, each built on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.resolved_database_url)
+
+    @cached_property
+    def embedder(self) -> TextEmbedder:
+        return build_embedder(self.settings.embeddings)
+
+    @cached_property
+    def store(self) -> VectorStore:
+        return build_store(
+            self.settings, embedder_name=self.embedder.name, dimensions=self.embedder.dimensions
+        )
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        return Retriever(embedder=self.embedder, store=self.store, settings=self.settings.retrieval)
+
+    @cached_property
+    def knowledge(self) -> KnowledgeService:
+        return KnowledgeService(
+            db=self.db,
+            store=self.store,
+            embedder=self.embedder,
+            chunk_size=self.settings.chunk_size,
+            chunk_overlap=self.settings.chunk_overlap,
+            batch_size=self.settings.embeddings.batch_size,
+        )
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.dispose()
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_bearer = HTTPBearer(auto_error=False, description="API token from `companion users add` or first start.")
+
+
+def get_principal(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    token = credentials.credentials if credentials else None
+    with services.db.session() as session:
+        return authenticate(session, token)
+
+
+CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(user: CurrentUser) -> Principal:
+    user.require(Role.admin)
+    return user
+
+
+AdminUser = Annotated[Principal, Depends(require_admin)]

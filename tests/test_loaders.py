@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import pytest
+
+from companion.loaders import UnreadableFile, check_content, load_bytes
+from tests.fixtures.documents import make_docx, make_pdf
+
+MARKDOWN = """# Running a session
+
+Intro paragraph.
+
+## Agenda
+
+Keep it short.
+
+```python
+# not a heading
+```
+
+### Time boxes
+
+Ten minutes each.
+"""
+
+
+def test_markdown_headings_offsets_and_title() -> None:
+    loaded = load_bytes(MARKDOWN.encode(), "session.md")
+    assert loaded.title == "Running a session"
+    assert [(h.level, h.text) for h in loaded.headings] == [
+        (1, "Running a session"),
+        (2, "Agenda"),
+        (3, "Time boxes"),
+    ]
+    for heading in loaded.headings:
+        assert loaded.text[heading.offset :].lstrip("#").strip().startswith(heading.text)
+
+
+def test_text_title_from_first_line() -> None:
+    loaded = load_bytes(b"Mentor checklist\n\nBring notes.\n", "check.txt")
+    assert loaded.title == "Mentor checklist"
+    assert "Bring notes." in loaded.text
+    assert loaded.headings == []
+
+
+def test_html_blocks_headings_and_no_scripts() -> None:
+    html = b"""<html><head><title>Trust guide</title><script>alert('x')</script></head>
+    <body><nav>menu</nav><h1>Trust</h1><p>Listen <b>actively</b>.</p>
+    <h2>Confidentiality</h2><ul><li>Keep notes private</li><li><p>Ask first</p></li></ul></body></html>"""
+    loaded = load_bytes(html, "trust.html")
+    assert loaded.title == "Trust guide"
+    assert [h.text for h in loaded.headings] == ["Trust", "Confidentiality"]
+    assert "Listen actively ." in loaded.text or "Listen actively." in loaded.text
+    assert "- Keep notes private" in loaded.text and "- Ask first" in loaded.text
+    assert "alert" not in loaded.text and "menu" not in loaded.text
+    for heading in loaded.headings:
+        assert loaded.text[heading.offset :].startswith(heading.text)
+
+
+def test_pdf_pages_become_sections() -> None:
+    data = make_pdf([["Feedback basics", "Describe the situation first."], ["Second page about impact."]])
+    loaded = load_bytes(data, "feedback.pdf")
+    assert "Describe the situation first." in loaded.text
+    assert "Second page about impact." in loaded.text
+    assert [h.text for h in loaded.headings] == ["Page 1", "Page 2"]
+    assert loaded.title == "Feedback basics"
+
+
+def test_pdf_title_from_metadata() -> None:
+    loaded = load_bytes(make_pdf([["body text"]], title="Program Handbook"), "x.pdf")
+    assert loaded.title == "Program Handbook"
+
+
+def test_docx_headings_paragraphs_and_tables() -> None:
+    data = make_docx(
+        [
+            ("title", "Remote mentoring"),
+            ("h1", "Time zones"),
+            ("p", "Agree on overlap hours."),
+            ("h2", "Tools"),
+            ("p", "Use video."),
+        ],
+        table=[["Tool", "Use"], ["Chat", "async check-ins"]],
+    )
+    loaded = load_bytes(data, "remote.docx")
+    assert loaded.title == "Remote mentoring"
+    assert [(h.level, h.text) for h in loaded.headings] == [
+        (1, "Remote mentoring"),
+        (1, "Time zones"),
+        (2, "Tools"),
+    ]
+    assert "Agree on overlap hours." in loaded.text
+    assert "Chat | async check-ins" in loaded.text
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "reason"),
+    [
+        (b"", "empty.md", "empty"),
+        (b"   \n\n", "blank.txt", "empty"),
+        (b"%PDF-1.4\nthis is not really a pdf", "broken.pdf", "PDF"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00binary", "image.txt", "binary"),
+        (b"PK\x03\x04 not a real zip", "broken.docx", "Word document"),
+        (b"caf\xe9 au lait", "latin1.md", "UTF-8"),
+        (b"hello", "notes.rtf", "unsupported file type"),
+    ],
+)
+def test_bad_files_raise_with_reason(data: bytes, name: str, reason: str) -> None:
+    with pytest.raises(UnreadableFile, match=reason):
+        load_bytes(data, name)
+
+
+def test_pdf_without_text_is_reported() -> None:
+    with pytest.raises(UnreadableFile, match="no text"):
+        load_bytes(make_pdf([[]]), "scan.pdf")
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [(b"hello world", "fake.pdf"), (b"%PDF-1.4 ...", "fake.docx"), (b"\x00\x01\x02", "fake.md")],
+)
+def test_content_check_catches_renamed_files(data: bytes, name: str) -> None:
+    with pytest.raises(UnreadableFile):
+        check_content(data, name)
