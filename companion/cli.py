@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -32,8 +33,19 @@ def main() -> None:
     app()
 
 
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for problem in exc.errors():
+            where = "__".join(str(p) for p in problem["loc"]).upper()
+            where = f"COMPANION_{where}" if where else "settings"
+            err.print(f"[red]configuration error:[/red] {where}: {problem['msg']}")
+        raise typer.Exit(2) from None
+
+
 def _services() -> Services:
-    return Services(Settings())
+    return Services(_settings())
 
 
 def _run(fn: Callable[[], T]) -> T:
@@ -141,7 +153,7 @@ def serve(
 
     from .app import create_app
 
-    settings = Settings()
+    settings = _settings()
     services = Services(settings)
 
     def prepare() -> None:

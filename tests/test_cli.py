@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from companion.cli import app
+from tests.test_knowledge import write_corpus
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """Embedded store and SQLite in a temp dir, fake embeddings: state survives between commands."""
+    return {
+        "COMPANION_DATA_DIR": str(tmp_path / "data"),
+        "COMPANION_EMBEDDINGS__MODE": "fake",
+        "COMPANION_STORE__MODE": "embedded",
+        "COLUMNS": "200",
+    }
+
+
+def test_users_add_and_list(env: dict[str, str]) -> None:
+    added = runner.invoke(app, ["users", "add", "maya", "--role", "mentor"], env=env)
+    assert added.exit_code == 0, added.output
+    assert added.stdout.strip().startswith("cmp_")
+    listed = runner.invoke(app, ["users", "list"], env=env)
+    assert "maya" in listed.stdout and "mentor" in listed.stdout
+    duplicate = runner.invoke(app, ["users", "add", "maya"], env=env)
+    assert duplicate.exit_code == 1 and "already exists" in duplicate.stderr
+    bad_role = runner.invoke(app, ["users", "add", "sam", "--role", "boss"], env=env)
+    assert bad_role.exit_code == 1 and "unknown role" in bad_role.stderr
+
+
+def test_ingest_reports_bad_files_then_search_and_forget(env: dict[str, str], tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "guides")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 nonsense")
+    first = runner.invoke(app, ["ingest", str(corpus), "--json"], env=env)
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert len(report["added"]) == 6
+    assert [f["source"] for f in report["failed"]] == ["broken.pdf"]
+
+    again = runner.invoke(app, ["ingest", str(corpus)], env=env)
+    assert "unchanged 6" in again.stdout and "0 chunks written" in again.stdout
+    assert "skipped broken.pdf" in again.stdout
+
+    found = runner.invoke(app, ["search", "overlapping hours time zones", "-k", "2", "--json"], env=env)
+    results = json.loads(found.stdout)
+    assert results[0]["source"] == "remote.html" and len(results) == 2
+    readable = runner.invoke(app, ["search", "overlapping hours time zones", "-k", "1"], env=env)
+    assert "[1] remote.html § Remote" in readable.stdout
+
+    forgot = runner.invoke(app, ["forget", "remote.html"], env=env)
+    assert forgot.exit_code == 0 and "removed remote.html" in forgot.stdout
+    missing = runner.invoke(app, ["forget", "remote.html"], env=env)
+    assert missing.exit_code == 1 and "no document" in missing.stderr
+
+
+def test_search_with_empty_query_is_a_clear_error(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["search", "  "], env=env)
+    assert result.exit_code == 1 and "query is empty" in result.stderr
+
+
+def test_bad_settings_are_reported(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["users", "list"], env={**env, "COMPANION_STORE__MODE": "server"})
+    assert result.exit_code == 2
+    assert "configuration error" in result.stderr and "store.url" in result.stderr

@@ -1,0 +1,131 @@
+"""Through the real packaged embedding model, embedded Chroma and `companion serve` itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from companion.deps import Services
+from companion.settings import Settings
+from tests.conftest import KNOWLEDGE, REPO, free_port
+
+pytestmark = pytest.mark.real_model
+
+
+@pytest.fixture(scope="module")
+def real_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    data = tmp_path_factory.mktemp("real")
+    services = Services(Settings(data_dir=data, store={"mode": "embedded"}))  # type: ignore[arg-type]
+    services.db.create_tables()
+    report = services.knowledge.ingest_paths([KNOWLEDGE])
+    assert report.failed == [] and len(report.added) >= 10
+    yield services
+    services.close()
+
+
+def test_retrieval_recall_at_5_on_the_handbook(real_services: Services) -> None:
+    cases = [json.loads(line) for line in (REPO / "evals" / "retrieval.jsonl").read_text().splitlines() if line]
+    assert len(cases) >= 40
+    hits = 0
+    reciprocal = 0.0
+    for case in cases:
+        sources = [r.source for r in real_services.retriever.retrieve(query=case["question"], k=5)]
+        rank = next((i for i, s in enumerate(sources, start=1) if s in case["sources"]), None)
+        hits += rank is not None
+        reciprocal += 1 / rank if rank else 0.0
+    recall, mrr = hits / len(cases), reciprocal / len(cases)
+    print(f"\nretrieval over {len(cases)} questions: recall@5={recall:.3f} MRR={mrr:.3f}")
+    assert recall >= 0.9
+    assert mrr >= 0.7
+
+
+def test_reingest_of_the_handbook_writes_nothing(real_services: Services) -> None:
+    report = real_services.knowledge.ingest_paths([KNOWLEDGE])
+    assert report.chunks_written == 0 and report.added == report.updated == []
+
+
+def _read_token(process: subprocess.Popen[str], deadline: float) -> str | None:
+    """Collect stderr lines until the server says it is listening; return the admin token if printed."""
+    assert process.stderr is not None
+    token = None
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            if process.poll() is not None:
+                raise AssertionError(f"serve exited with {process.returncode}")
+            continue
+        if m := re.search(r"\b(cmp_[A-Za-z0-9_-]{20,})", line):
+            token = m.group(1)
+        if "Companion on http://" in line:
+            return token
+    raise AssertionError("serve did not start in time")
+
+
+def _serve(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "COMPANION_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "companion", "serve", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=str(data_dir.parent),
+    )
+
+
+def _wait_ready(base: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("readyz never turned 200")
+
+
+def test_serve_first_start_answers_cited_search(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = _serve(data, port)
+    try:
+        token = _read_token(process, time.monotonic() + 180)
+        assert token, "first start prints the admin token"
+        _wait_ready(base, time.monotonic() + 60)
+        headers = {"Authorization": f"Bearer {token}"}
+        response = httpx.post(
+            f"{base}/v1/search",
+            headers=headers,
+            json={"query": "How often do mentoring sessions happen and how long are they?", "k": 3},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        results = response.json()["results"]
+        assert len(results) == 3
+        assert all(r["citation"].startswith(r["source"]) and r["heading"] for r in results)
+        assert any("two weeks" in r["text"] for r in results)
+        docs = httpx.get(f"{base}/v1/knowledge/documents", headers=headers, timeout=10).json()
+        assert {d["source"] for d in docs} == {p.name for p in KNOWLEDGE.glob("*.md")}
+        assert httpx.post(f"{base}/v1/search", json={"query": "x"}, timeout=10).status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+    # second start: same data, no new admin, nothing re-ingested
+    process = _serve(data, port)
+    try:
+        assert _read_token(process, time.monotonic() + 120) is None
+        _wait_ready(base, time.monotonic() + 60)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
