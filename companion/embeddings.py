@@ -73,6 +73,9 @@ class SentenceTransformerEmbedder(TextEmbedder):
             raise BackendUnavailable(f"embedding model not found at {model_path}")
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
 
         if threads:
             torch.set_num_threads(threads)

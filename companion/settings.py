@@ -40,7 +40,6 @@ class StoreSettings(BaseModel):
     )
     url: str | None = Field(None, description="Chroma server URL, e.g. http://127.0.0.1:8001 (server mode).")
     collection: str = Field("companion_knowledge", description="Chroma collection holding guide chunks.")
-    timeout_seconds: float = Field(10.0, gt=0, description="Timeout for calls to a Chroma server.")
 
     @model_validator(mode="after")
     def _server_needs_url(self) -> StoreSettings:

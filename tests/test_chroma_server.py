@@ -60,7 +60,9 @@ def chroma_server(tmp_path: Path) -> Iterator[tuple[str, Path, int]]:
     process.wait(timeout=20)
 
 
-def test_ingest_and_search_through_a_chroma_server(chroma_server: tuple[str, Path, int], tmp_path: Path) -> None:
+def test_ingest_and_search_through_a_chroma_server(
+    chroma_server: tuple[str, Path, int], tmp_path: Path
+) -> None:
     url, _, _ = chroma_server
     settings = make_settings(tmp_path, store={"mode": "server", "url": url})
     services = Services(settings)
@@ -79,7 +81,9 @@ def test_ingest_and_search_through_a_chroma_server(chroma_server: tuple[str, Pat
     other.close()
 
 
-def test_server_down_is_a_clear_503_and_recovers(chroma_server: tuple[str, Path, int], tmp_path: Path) -> None:
+def test_server_down_is_a_clear_503_and_recovers(
+    chroma_server: tuple[str, Path, int], tmp_path: Path
+) -> None:
     url, _, port = chroma_server
     dead_port = free_port()
     settings = make_settings(tmp_path, store={"mode": "server", "url": f"http://127.0.0.1:{dead_port}"})
@@ -100,7 +104,10 @@ def test_server_down_is_a_clear_503_and_recovers(chroma_server: tuple[str, Path,
         process = start_chroma(tmp_path / "late-chroma", dead_port)
         try:
             assert api.client.get("/readyz").status_code == 200
-            assert api.client.post("/v1/search", headers=api.auth("mentee"), json={"query": "goals"}).status_code == 200
+            assert (
+                api.client.post("/v1/search", headers=api.auth("mentee"), json={"query": "goals"}).status_code
+                == 200
+            )
         finally:
             process.terminate()
             process.wait(timeout=20)

@@ -33,7 +33,9 @@ def real_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services
 
 
 def test_retrieval_recall_at_5_on_the_handbook(real_services: Services) -> None:
-    cases = [json.loads(line) for line in (REPO / "evals" / "retrieval.jsonl").read_text().splitlines() if line]
+    cases = [
+        json.loads(line) for line in (REPO / "evals" / "retrieval.jsonl").read_text().splitlines() if line
+    ]
     assert len(cases) >= 40
     hits = 0
     reciprocal = 0.0

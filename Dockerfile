@@ -1,0 +1,24 @@
+# Companion: the same install as the README's first command, on the embedded defaults.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    ANONYMIZED_TELEMETRY=False HF_HUB_OFFLINE=1 \
+    COMPANION_DATA_DIR=/data COMPANION_HOST=0.0.0.0 COMPANION_PORT=8000 \
+    COMPANION_SAMPLE_KNOWLEDGE_DIR=/app/knowledge
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+# CPU-only torch first, so the project's torch==2.13.0 pin does not pull a CUDA build
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+COPY pyproject.toml README.md ./
+COPY companion ./companion
+COPY knowledge ./knowledge
+RUN pip install .
+
+VOLUME /data
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+CMD ["companion", "serve"]
