@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .db import ApiToken, User
+from .db import ApiToken, Mentorship, User
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
 TOKEN_PREFIX = "cmp_"
@@ -105,6 +105,46 @@ def authenticate(session: Session, token: str | None) -> Principal:
         raise Unauthorized("invalid or revoked token")
     user = row.user
     return Principal(id=user.id, name=user.name, role=Role(user.role))
+
+
+def mentees_of(session: Session, mentor_user_id: int) -> set[int]:
+    rows = session.scalars(
+        select(Mentorship.mentee_user_id).where(
+            Mentorship.mentor_user_id == mentor_user_id, Mentorship.active.is_(True)
+        )
+    )
+    return set(rows)
+
+
+def check_mentee_access(session: Session, principal: Principal, mentee_user_id: int) -> None:
+    """Mentees act on their own records, mentors on their active mentees', admins on all."""
+    if principal.role == Role.admin:
+        return
+    if principal.role == Role.mentee and principal.id == mentee_user_id:
+        return
+    if principal.role == Role.mentor and mentee_user_id in mentees_of(session, principal.id):
+        return
+    raise Forbidden("you can only act on your own records (mentors: on their mentees' records)")
+
+
+def link_mentorship(session: Session, *, mentor_user_id: int, mentee_user_id: int) -> Mentorship:
+    """Create (or re-activate) the pair. Both users must exist with the right roles."""
+    mentor, mentee = session.get(User, mentor_user_id), session.get(User, mentee_user_id)
+    if mentor is None or mentor.role != Role.mentor:
+        raise InvalidInput(f"user {mentor_user_id} is not a mentor")
+    if mentee is None or mentee.role != Role.mentee:
+        raise InvalidInput(f"user {mentee_user_id} is not a mentee")
+    row = session.scalar(
+        select(Mentorship).where(
+            Mentorship.mentor_user_id == mentor_user_id, Mentorship.mentee_user_id == mentee_user_id
+        )
+    )
+    if row is None:
+        row = Mentorship(mentor_user_id=mentor_user_id, mentee_user_id=mentee_user_id)
+        session.add(row)
+    row.active = True
+    session.flush()
+    return row
 
 
 def ensure_first_admin(session: Session, name: str = "admin") -> str | None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    UniqueConstraint,
     create_engine,
     event,
     text,
@@ -68,6 +69,20 @@ class Document(Base):
     chunks: Mapped[int] = mapped_column(Integer)
     size_bytes: Mapped[int] = mapped_column(Integer)
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Mentorship(Base):
+    """A mentor-mentee pair between two users. Decides whose records a mentor may see and act on.
+    Created when a match is accepted (matching) or by an admin."""
+
+    __tablename__ = "mentorships"
+    __table_args__ = (UniqueConstraint("mentor_user_id", "mentee_user_id", name="uq_mentorship_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mentor_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    mentee_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Database:

@@ -157,3 +157,28 @@ def test_users_tokens_on_both_databases(any_db_settings: Settings) -> None:
         stored = [t.token_hash for t in session.query(ApiToken).all()]
         assert mentee_token not in stored and all(len(h) == 64 for h in stored), "tokens are stored hashed"
     services.close()
+
+
+def test_mentee_record_access_rules(services: Services) -> None:
+    from companion.auth import Principal, check_mentee_access, link_mentorship
+    from companion.errors import Forbidden
+
+    with services.db.session() as session:
+        mentee, _ = create_user(session, name="mia", role=Role.mentee)
+        other, _ = create_user(session, name="oli", role=Role.mentee)
+        mentor, _ = create_user(session, name="max", role=Role.mentor)
+        admin, _ = create_user(session, name="ada", role=Role.admin)
+        as_mentee = Principal(mentee.id, mentee.name, Role.mentee)
+        as_mentor = Principal(mentor.id, mentor.name, Role.mentor)
+        check_mentee_access(session, as_mentee, mentee.id)
+        check_mentee_access(session, Principal(admin.id, admin.name, Role.admin), other.id)
+        with pytest.raises(Forbidden):
+            check_mentee_access(session, as_mentee, other.id)
+        with pytest.raises(Forbidden):
+            check_mentee_access(session, as_mentor, mentee.id)
+        link_mentorship(session, mentor_user_id=mentor.id, mentee_user_id=mentee.id)
+        check_mentee_access(session, as_mentor, mentee.id)
+        with pytest.raises(Forbidden):
+            check_mentee_access(session, as_mentor, other.id)
+        with pytest.raises(InvalidInput):
+            link_mentorship(session, mentor_user_id=mentee.id, mentee_user_id=other.id)
