@@ -13,7 +13,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
-from .api import health, knowledge, search
+from .api import assistant, health, knowledge, records, search
+from .api import matching as matching_api
+from .api import people as people_api
 from .deps import Services
 from .errors import CompanionError
 from .settings import Settings
@@ -37,7 +39,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         lifespan=lifespan,
     )
     app.state.services = services
-    for module in (health, search, knowledge):
+    for module in (health, search, knowledge, assistant, records, people_api, matching_api):
         app.include_router(module.router)
     _install_error_handlers(app)
     return app

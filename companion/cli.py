@@ -15,6 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .auth import create_user, ensure_first_admin, list_users, parse_role
+from .cli_assistant import register as register_assistant_commands
+from .cli_matching import register as register_matching_commands
 from .deps import Services
 from .errors import CompanionError
 from .schemas import IngestReport
@@ -55,6 +57,10 @@ def _run(fn: Callable[[], T]) -> T:
     except CompanionError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from None
+
+
+register_matching_commands(app, services=_services, run=_run)
+register_assistant_commands(app, services=_services, run=_run)
 
 
 @contextmanager

@@ -15,7 +15,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from .auth import Principal, Role, authenticate
 from .db import Database
 from .embeddings import TextEmbedder, build_embedder
+from .generation import Generator
 from .knowledge import KnowledgeService
+from .llm import ChatModel, build_chat_model
+from .matching import MatchingService
+from .mentoring import MentoringService
+from .people import PeopleService
+from .profiles import ProfileVectors
+from .prompts import PromptLibrary
+from .records import RecordsService
 from .retrieval import Retriever
 from .settings import Settings
 from .store import VectorStore, build_store
@@ -55,6 +63,42 @@ class Services:
             chunk_overlap=self.settings.chunk_overlap,
             batch_size=self.settings.embeddings.batch_size,
         )
+
+    @cached_property
+    def llm(self) -> ChatModel:
+        return build_chat_model(self.settings.llm)
+
+    @cached_property
+    def prompts(self) -> PromptLibrary:
+        return PromptLibrary()
+
+    @cached_property
+    def records(self) -> RecordsService:
+        return RecordsService(db=self.db)
+
+    @cached_property
+    def mentoring(self) -> MentoringService:
+        generator = Generator(
+            llm=self.llm, prompts=self.prompts, fallback_on_error=self.settings.llm.fallback_on_error
+        )
+        return MentoringService(
+            retriever=self.retriever,
+            generator=generator,
+            records=self.records,
+            settings=self.settings.assistant,
+        )
+
+    @cached_property
+    def profile_vectors(self) -> ProfileVectors:
+        return ProfileVectors(embedder=self.embedder, batch_size=self.settings.embeddings.batch_size)
+
+    @cached_property
+    def people(self) -> PeopleService:
+        return PeopleService(db=self.db, vectors=self.profile_vectors, settings=self.settings.matching)
+
+    @cached_property
+    def matching(self) -> MatchingService:
+        return MatchingService(db=self.db, vectors=self.profile_vectors, settings=self.settings.matching)
 
     def close(self) -> None:
         if "db" in self.__dict__:

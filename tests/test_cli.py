@@ -69,3 +69,43 @@ def test_bad_settings_are_reported(env: dict[str, str]) -> None:
     result = runner.invoke(app, ["users", "list"], env={**env, "COMPANION_STORE__MODE": "server"})
     assert result.exit_code == 2
     assert "configuration error" in result.stderr and "store.url" in result.stderr
+
+
+def test_assistant_commands_on_the_fake_model(env: dict[str, str], tmp_path: Path) -> None:
+    fake = {**env, "COMPANION_LLM__MODE": "fake", "COMPANION_ASSISTANT__MIN_SIMILARITY": "0.05"}
+    corpus = write_corpus(tmp_path / "guides")
+    assert runner.invoke(app, ["ingest", str(corpus)], env=fake).exit_code == 0
+
+    goals = runner.invoke(
+        app, ["goals", "get better at public speaking", "--max-goals", "2", "--json"], env=fake
+    )
+    assert goals.exit_code == 0, goals.output
+    body = json.loads(goals.stdout)
+    assert body["origin"] == "fallback" and len(body["goals"]) == 2 and body["goals"][0]["citations"]
+
+    agenda = runner.invoke(app, ["agenda", "--goal", "Ship the demo", "--minutes", "30"], env=fake)
+    assert (
+        agenda.exit_code == 0
+        and "Goal: Ship the demo" in agenda.stdout
+        and "origin: fallback" in agenda.stdout
+    )
+
+    coached = runner.invoke(app, ["feedback", "You never listen, it is not good."], env=fake)
+    assert coached.exit_code == 0
+    assert "[when and where it happened" in coached.stdout, "bracketed placeholders survive rich markup"
+    assert "Replaced the absolute word 'never'" in coached.stdout
+
+    scripted = {
+        **fake,
+        "COMPANION_LLM__FAKE_REPLIES": '["Agree on overlapping working hours across time zones [1]."]',
+    }
+    answered = runner.invoke(
+        app, ["ask", "overlapping hours across time zones?", "--no-stream"], env=scripted
+    )
+    assert answered.exit_code == 0, answered.output
+    assert (
+        "Agree on overlapping working hours across time zones [1]." in answered.stdout
+        and "[1] remote.html" in answered.stdout
+    )
+    bad = runner.invoke(app, ["goals", "x"], env=fake)
+    assert bad.exit_code != 0

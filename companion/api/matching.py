@@ -1,0 +1,76 @@
+"""Mentor recommendations, cohort matching runs, and answering proposed matches."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from ..deps import AdminUser, CurrentUser, ServicesDep
+from ..people import MAX_ID
+from ..people_schemas import (
+    CohortReport,
+    CohortRequest,
+    MatchOut,
+    MatchStatus,
+    RecommendationsResponse,
+    RunAcceptance,
+    RunOut,
+)
+
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Database id.")]
+
+router = APIRouter(prefix="/v1", tags=["matching"])
+
+
+@router.get(
+    "/mentees/{mentee_id}/recommendations",
+    summary="Best mentors for a mentee, with score breakdown and reason (the mentee or an admin)",
+)
+def recommendations(
+    mentee_id: RowId,
+    services: ServicesDep,
+    user: CurrentUser,
+    k: Annotated[int, Query(ge=1, le=50, description="How many mentors.")] = 5,
+) -> RecommendationsResponse:
+    return services.matching.recommend(mentee_id, k=k, principal=user)
+
+
+@router.post("/matching/cohort", summary="Match many mentees at once, exactly optimal (admin)")
+def cohort(body: CohortRequest, services: ServicesDep, admin: AdminUser) -> CohortReport:
+    return services.matching.cohort(body, created_by=admin.id)
+
+
+@router.get("/matching/runs/{run_id}", summary="A stored matching run (admin)")
+def get_run(run_id: RowId, services: ServicesDep, _admin: AdminUser) -> RunOut:
+    return services.matching.get_run(run_id)
+
+
+@router.post("/matching/runs/{run_id}/accept", summary="Accept every proposed match of a run (admin)")
+def accept_run(run_id: RowId, services: ServicesDep, _admin: AdminUser) -> RunAcceptance:
+    accepted, skipped = services.matching.accept_run(run_id)
+    return RunAcceptance(accepted=[m.id for m in accepted if m.id is not None], skipped=skipped)
+
+
+@router.get("/matches", summary="Matches: admins see all, others the ones they are part of")
+def list_matches(
+    services: ServicesDep,
+    user: CurrentUser,
+    run_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this run.")] = None,
+    status: Annotated[MatchStatus | None, Query(description="Only this status.")] = None,
+) -> list[MatchOut]:
+    return services.matching.list_matches(principal=user, run_id=run_id, status=status)
+
+
+@router.post(
+    "/matches/{match_id}/accept", summary="Accept a proposed match (its mentor, its mentee or an admin)"
+)
+def accept(match_id: RowId, services: ServicesDep, user: CurrentUser) -> MatchOut:
+    return services.matching.decide(match_id, accept=True, principal=user)
+
+
+@router.post(
+    "/matches/{match_id}/decline", summary="Decline a proposed match (its mentor, its mentee or an admin)"
+)
+def decline(match_id: RowId, services: ServicesDep, user: CurrentUser) -> MatchOut:
+    return services.matching.decide(match_id, accept=False, principal=user)

@@ -1,0 +1,327 @@
+"""The assistant's pipeline on a scripted fake model: valid, repaired, fallback, grounded, cited."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from companion.assistant_models import AskRequest, FeedbackRequest, GoalDraftRequest, SessionPrepRequest
+from companion.auth import Principal, Role
+from companion.deps import Services
+from companion.errors import BackendUnavailable
+from companion.feedback_rules import find_flags, strip_flagged
+from companion.llm import FakeChatModel
+from companion.mentoring import fit_minutes
+from tests.conftest import make_settings
+
+GUIDES = {
+    "goals.md": "# Goals\n\n## SMART goals\n\nA SMART goal is specific, measurable, achievable, relevant and "
+    "time-bound. Count progress with a number and pick a target date.\n",
+    "sessions.md": "# Sessions\n\n## Agenda\n\nTime-box the session agenda: check-in, review actions, goals, "
+    "options, commitments. Use the GROW model.\n",
+    "feedback.md": "# Feedback\n\n## Situation behaviour impact\n\nDescribe the situation, the behaviour "
+    "and its impact, then agree a next step. Avoid always and never.\n",
+}
+ADMIN = Principal(1, "admin", Role.admin)
+TODAY = date.today()
+
+
+def build(tmp_path: Path, replies: list[object], **llm: object) -> Services:
+    texts = [r if isinstance(r, str) else json.dumps(r) for r in replies]
+    settings = make_settings(
+        tmp_path,
+        llm={"mode": "fake", "fake_replies": texts, **llm},
+        assistant={"min_similarity": 0.05},
+    )
+    services = Services(settings)
+    services.db.create_tables()
+    root = tmp_path / "kb"
+    root.mkdir(exist_ok=True)
+    for name, body in GUIDES.items():
+        (root / name).write_text(body)
+    services.knowledge.ingest_paths([root])
+    return services
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+
+
+def good_goals(n: int = 2) -> dict[str, object]:
+    return {
+        "goals": [
+            {
+                "statement": f"Give {i + 2} short presentations on public speaking topics to my team",
+                "measure": f"{i + 2} presentations delivered with written feedback",
+                "target_date": (TODAY + timedelta(weeks=8)).isoformat(),
+                "first_steps": ["Pick the first presentation topic", "Book a slot in the team meeting"],
+                "sources": [1],
+            }
+            for i in range(n)
+        ]
+    }
+
+
+def fake(services: Services) -> FakeChatModel:
+    assert isinstance(services.llm, FakeChatModel)
+    return services.llm
+
+
+# ---- goals --------------------------------------------------------------------------------------
+
+
+def test_valid_goals_come_from_the_model_with_citations(kb: Path) -> None:
+    services = build(kb, [good_goals(2)])
+    result = services.mentoring.draft_goals(
+        ADMIN, GoalDraftRequest(aspiration="get better at public speaking")
+    )
+    assert result.origin == "model" and result.generation.attempts == 1
+    assert len(result.goals) == 2
+    assert all(g.citations and g.citations[0].n == 1 for g in result.goals)
+    assert result.goals[0].target_date == TODAY + timedelta(weeks=8)
+    kind, messages = fake(services).calls[0]
+    prompt = messages[1].content
+    assert kind == "structured" and "<guide_excerpts>" in prompt and "public speaking" in prompt
+    assert result.sources[0].citation in prompt, "the cited excerpt is the one that was fenced in the prompt"
+
+
+def test_invalid_goals_are_repaired_once(kb: Path) -> None:
+    bad = good_goals(1)
+    bad["goals"][0]["measure"] = "lots"  # type: ignore[index]
+    bad["goals"][0]["target_date"] = "2001-01-01"  # type: ignore[index]
+    services = build(kb, [bad, good_goals(1)])
+    result = services.mentoring.draft_goals(
+        ADMIN, GoalDraftRequest(aspiration="get better at public speaking")
+    )
+    assert result.origin == "model" and result.generation.attempts == 2
+    problems = " ".join(result.generation.problems)
+    assert "measure must count something" in problems and "target_date must be after" in problems
+    repair = fake(services).calls[1][1]
+    assert repair[-2].role == "assistant" and "2001-01-01" in repair[-2].content
+    assert "measure must count" in repair[-1].content
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        ["not json at all", "{still not"],
+        [{"goals": []}, {"wrong": "shape"}],
+        [good_goals(1) | {"goals": [{**good_goals(1)["goals"][0], "sources": [9]}]}] * 2,  # type: ignore[list-item, dict-item]
+    ],
+)
+def test_goals_fall_back_to_a_grounded_draft(kb: Path, replies: list[object]) -> None:
+    services = build(kb, replies)
+    request = GoalDraftRequest(
+        aspiration="I want to get better at public speaking", max_goals=2, horizon_weeks=10
+    )
+    result = services.mentoring.draft_goals(ADMIN, request)
+    assert result.origin == "fallback" and result.generation.origin == "fallback"
+    assert result.generation.attempts == 2 and result.generation.problems
+    assert result.goals[0].statement.startswith("Get better at public speaking")
+    assert result.goals[0].target_date == TODAY + timedelta(weeks=10)
+    assert any(ch.isdigit() for ch in result.goals[0].measure)
+    assert all(g.citations for g in result.goals)
+    assert {c.source for g in result.goals for c in g.citations} <= {s.source for s in result.sources}
+
+
+def test_missing_sources_are_attributed_and_noted(kb: Path) -> None:
+    reply = good_goals(1)
+    reply["goals"][0]["sources"] = []  # type: ignore[index]
+    services = build(kb, [reply])
+    result = services.mentoring.draft_goals(
+        ADMIN, GoalDraftRequest(aspiration="public speaking presentations")
+    )
+    assert result.origin == "model" and result.goals[0].citations
+    assert "cited the closest excerpt" in result.generation.notes[0]
+
+
+# ---- session prep -------------------------------------------------------------------------------
+
+
+def agenda(minutes: list[int]) -> dict[str, object]:
+    return {
+        "items": [
+            {"title": f"Item {i}", "minutes": m, "purpose": f"Discuss part {i} of the plan", "sources": [2]}
+            for i, m in enumerate(minutes)
+        ],
+        "questions": ["What blocked me this week?", "How do I measure progress?"],
+    }
+
+
+def test_agenda_minutes_add_up_and_are_rescaled_when_close(kb: Path) -> None:
+    services = build(kb, [agenda([10, 20, 25])])
+    result = services.mentoring.prepare_session(
+        ADMIN, SessionPrepRequest(length_minutes=60, goals=["Ship the demo"], last_notes="Blocked on access")
+    )
+    assert result.origin == "model"
+    assert sum(i.minutes for i in result.items) == 60
+    assert result.generation.notes == ["minutes rescaled from 55 to 60"]
+    assert all(i.citations[0].n == 2 for i in result.items)
+    prompt = fake(services).calls[0][1][1].content
+    assert "Ship the demo" in prompt and "Blocked on access" in prompt
+
+
+def test_agenda_far_off_is_repaired_then_falls_back(kb: Path) -> None:
+    services = build(kb, [agenda([5, 5]), agenda([1])])
+    result = services.mentoring.prepare_session(
+        ADMIN, SessionPrepRequest(length_minutes=45, goals=["Ship the demo", "Write the design doc"])
+    )
+    assert result.origin == "fallback"
+    assert "minutes add up to 10; they must add up to 45" in " ".join(result.generation.problems)
+    assert sum(i.minutes for i in result.items) == 45
+    titles = [i.title for i in result.items]
+    assert "Goal: Ship the demo" in titles and "Goal: Write the design doc" in titles
+    assert all(i.citations for i in result.items) and result.questions
+    assert all(q.endswith("?") for q in result.questions)
+
+
+@pytest.mark.parametrize(
+    ("weights", "total"), [([1, 1, 1], 10), ([10, 20, 25], 60), ([0, 0], 5), ([1.0, 1.5, 4.5, 2, 1], 15)]
+)
+def test_fit_minutes_is_exact(weights: list[float], total: int) -> None:
+    minutes = fit_minutes(weights, total)
+    assert sum(minutes) == total and all(m >= 1 for m in minutes)
+
+
+# ---- feedback -----------------------------------------------------------------------------------
+
+
+def test_feedback_rules_spot_absolutes_judgments_and_vagueness() -> None:
+    flags = {
+        (f.kind, f.phrase)
+        for f in find_flags("You ALWAYS interrupt, you're lazy and it's not good. Sign off.")
+    }
+    assert flags == {("absolute", "always"), ("character", "lazy"), ("vague", "not good")}
+    assert find_flags("In Tuesday's review you presented the plan clearly.") == []
+    assert strip_flagged("You are always late and lazy.") == "You are late."
+
+
+def test_feedback_from_the_model_keeps_rule_changes(kb: Path) -> None:
+    reply = {
+        "rewritten": "In Tuesday's stand-up you arrived ten minutes after we started. We had to repeat the "
+        "updates. Could you join on time next week, or message me if something gets in the way?",
+        "situation": "Tuesday's stand-up meeting",
+        "behaviour": "arrived ten minutes after the start",
+        "impact": "the team had to repeat the updates",
+        "next_step": "join on time or send a message",
+        "changes": [{"what": "Replaced 'always' with the specific meeting", "why": "specific is fair"}],
+        "sources": [3],
+    }
+    services = build(kb, [reply])
+    result = services.mentoring.coach_feedback(ADMIN, FeedbackRequest(draft="You are always late. So lazy."))
+    assert result.origin == "model"
+    assert result.rewritten.startswith("In Tuesday's stand-up")
+    whats = [c.what for c in result.changes]
+    assert whats[0].startswith("Replaced 'always'") and "Removed the judgment 'lazy'" in whats
+    assert len([w for w in whats if "always" in w]) == 1, "a change the model already made is not repeated"
+    assert {f.phrase for f in result.flagged} == {"always", "lazy"}
+    assert result.citations[0].n == 3
+
+
+def test_feedback_rewrite_that_keeps_judgments_falls_back(kb: Path) -> None:
+    still_bad = {
+        "rewritten": "You are always late and that is lazy, please stop doing that in every meeting we have.",
+        "situation": "every meeting we have",
+        "behaviour": "always being late",
+        "impact": "it is annoying for all",
+        "next_step": "stop being lazy now",
+        "changes": [],
+        "sources": [1],
+    }
+    services = build(kb, [still_bad, still_bad])
+    result = services.mentoring.coach_feedback(ADMIN, FeedbackRequest(draft="You are always late and lazy."))
+    assert result.origin == "fallback"
+    assert "still contains absolute wording: 'always'" in " ".join(result.generation.problems)
+    assert find_flags(result.rewritten) == [] or all(f.kind == "vague" for f in find_flags(result.rewritten))
+    assert "You are late." in result.rewritten and "[" in result.situation
+    assert result.citations
+
+
+# ---- ask ----------------------------------------------------------------------------------------
+
+
+def test_answer_markers_resolve_to_returned_chunks(kb: Path) -> None:
+    services = build(kb, ["Use a time-boxed agenda with a check-in and commitments [1]. Try GROW [3] [1]."])
+    result = services.mentoring.ask(ADMIN, AskRequest(question="How should I structure the session agenda?"))
+    assert result.origin == "model" and result.covered
+    assert [c.n for c in result.citations] == [1, 3]
+    assert [c.chunk_id for c in result.citations] == [result.sources[0].chunk_id, result.sources[2].chunk_id]
+    assert result.sources[0].source == "sessions.md"
+
+
+def test_answer_without_citations_is_repaired_then_extracted(kb: Path) -> None:
+    services = build(kb, ["Just do it.", "Still no citations here at all."])
+    result = services.mentoring.ask(ADMIN, AskRequest(question="How should I structure the session agenda?"))
+    assert result.origin == "fallback" and result.covered
+    assert result.generation.attempts == 2
+    assert "[1]" in result.answer and result.citations[0].n == 1
+    assert "agenda" in result.answer.lower()
+
+
+def test_uncovered_question_says_so_without_calling_the_model(kb: Path) -> None:
+    services = build(kb, ["should not be used [1]"])
+    result = services.mentoring.ask(ADMIN, AskRequest(question="zzzz qqqq xylophone?"))
+    assert not result.covered and result.citations == []
+    assert "do not cover" in result.answer
+    assert fake(services).calls == []
+
+
+def test_model_saying_not_covered_is_respected(kb: Path) -> None:
+    services = build(kb, ["NOT COVERED"])
+    result = services.mentoring.ask(ADMIN, AskRequest(question="How should I structure the session agenda?"))
+    assert not result.covered and result.origin == "model"
+
+
+def test_stream_emits_sources_tokens_and_a_final_answer(kb: Path) -> None:
+    services = build(kb, ["Time-box the agenda and use GROW [2]. End with commitments [2]."])
+    events = list(services.mentoring.ask_stream(ADMIN, AskRequest(question="How do I structure the agenda?")))
+    names = [name for name, _ in events]
+    assert names[0] == "sources" and names[-1] == "answer" and names.count("token") > 3
+    streamed = "".join(data["text"] for name, data in events if name == "token")
+    final = events[-1][1]
+    assert final["answer"] == streamed.strip() and final["origin"] == "model"
+    assert [c["n"] for c in final["citations"]] == [2]
+
+
+# ---- backend faults -----------------------------------------------------------------------------
+
+
+def test_backend_down_falls_back_when_allowed(kb: Path) -> None:
+    services = build(kb, [])
+    fake(services).error = BackendUnavailable("model endpoint unreachable")
+    result = services.mentoring.coach_feedback(ADMIN, FeedbackRequest(draft="Your report was not good."))
+    assert result.origin == "fallback"
+    assert result.generation.problems == ["model unavailable: model endpoint unreachable"]
+    answer = services.mentoring.ask(ADMIN, AskRequest(question="How do I structure the agenda?"))
+    assert answer.origin == "fallback" and answer.citations
+
+
+def test_backend_down_raises_when_fallback_is_off(kb: Path) -> None:
+    services = build(kb, [], fallback_on_error=False)
+    fake(services).error = BackendUnavailable("model endpoint unreachable")
+    with pytest.raises(BackendUnavailable):
+        services.mentoring.draft_goals(ADMIN, GoalDraftRequest(aspiration="public speaking"))
+    with pytest.raises(BackendUnavailable):
+        services.mentoring.ask_stream(ADMIN, AskRequest(question="How do I structure the agenda?"))
+
+
+@pytest.mark.parametrize(
+    ("replies", "origin", "problems"),
+    [
+        (["no markers here at all, sorry", "Time-box the agenda and use GROW [2]."], "model", 1),
+        (["no markers here at all, sorry", "still none in this reply either"], "fallback", 2),
+    ],
+)
+def test_stream_repairs_at_most_once(kb: Path, replies: list[str], origin: str, problems: int) -> None:
+    services = build(kb, replies)
+    events = list(services.mentoring.ask_stream(ADMIN, AskRequest(question="How do I structure the agenda?")))
+    final = events[-1][1]
+    assert final["origin"] == origin and final["generation"]["attempts"] == 2
+    assert len(final["generation"]["problems"]) == problems
+    assert all("repaired repaired" not in p for p in final["generation"]["problems"])
+    assert len(fake(services).calls) == 2 and fake(services).calls[1][0] == "complete"
