@@ -155,9 +155,7 @@ class MentoringService:
                 problems.extend(_date_problems(label, goal.target_date, today, horizon))
                 if not goal.first_steps or any(_words(step) < 2 for step in goal.first_steps):
                     problems.append(f"{label}: give 1 to 3 first steps of at least 2 words each")
-                bad = [n for n in goal.sources if not 1 <= n <= k]
-                if bad:
-                    problems.append(f"{label}: sources {bad} are not excerpt numbers (1-{k})")
+                problems.extend(_source_problems(label, goal.sources, k))
             return problems
 
         attempts = self.generator.structured(
@@ -231,9 +229,7 @@ class MentoringService:
                     problems.append(f"item {i}: needs a title and a purpose of at least 3 words")
                 if item.minutes < 1:
                     problems.append(f"item {i}: minutes must be at least 1")
-                bad = [n for n in item.sources if not 1 <= n <= k]
-                if bad:
-                    problems.append(f"item {i}: sources {bad} are not excerpt numbers (1-{k})")
+                problems.extend(_source_problems(f"item {i}", item.sources, k))
             total = sum(max(item.minutes, 0) for item in draft.items)
             if not length * 0.5 <= total <= length * 1.5:
                 problems.append(f"the minutes add up to {total}; they must add up to {length}")
@@ -304,9 +300,7 @@ class MentoringService:
             for part in ("situation", "behaviour", "impact", "next_step"):
                 if _words(getattr(draft, part)) < 3:
                     problems.append(f"'{part}' must be a sentence of at least 3 words")
-            bad = [n for n in draft.sources if not 1 <= n <= k]
-            if bad:
-                problems.append(f"sources {bad} are not excerpt numbers (1-{k})")
+            problems.extend(_source_problems("the rewrite", draft.sources, k))
             return problems
 
         attempts = self.generator.structured(
@@ -519,6 +513,11 @@ def _goals_schema(max_goals: int) -> type[DraftGoals]:
 
 def _words(text: str) -> int:
     return len(re.findall(r"[A-Za-z]{2,}", text))
+
+
+def _source_problems(label: str, sources: list[int], k: int) -> list[str]:
+    bad = [n for n in sources if not 1 <= n <= k]
+    return [f"{label}: sources {bad} are not excerpt numbers (1-{k})"] if bad else []
 
 
 def _date_problems(label: str, value: str, today: date, horizon: date) -> list[str]:

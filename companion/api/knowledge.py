@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 
 from ..deps import AdminUser, CurrentUser, ServicesDep
-from ..errors import InvalidInput, PayloadTooLarge
 from ..schemas import DocumentOut, IngestReport
+from .uploads import read_upload
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
 
@@ -27,13 +27,8 @@ def upload_document(
     services: ServicesDep,
     _admin: AdminUser,
 ) -> IngestReport:
-    limit = services.settings.max_upload_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"file is larger than the {limit} byte limit (COMPANION_MAX_UPLOAD_BYTES)")
-    if not file.filename:
-        raise InvalidInput("the upload has no file name")
-    return services.knowledge.ingest_bytes(data, file.filename)
+    data, name = read_upload(file, services.settings.max_upload_bytes)
+    return services.knowledge.ingest_bytes(data, name)
 
 
 @router.delete("/documents/{document_id}", summary="Remove a guide and its chunks (admin)")

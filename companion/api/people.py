@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Path, Query, UploadFile
 
 from ..deps import AdminUser, CurrentUser, ServicesDep
-from ..errors import InvalidInput, PayloadTooLarge
 from ..people import MAX_ID
 from ..people_schemas import ImportReport, PersonBrief, PersonIn, PersonOut, PersonUpdate
+from .uploads import read_upload
 
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Database id.")]
 
@@ -39,13 +39,8 @@ def import_people(
     services: ServicesDep,
     _admin: AdminUser,
 ) -> ImportReport:
-    limit = services.settings.max_upload_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"file is larger than the {limit} byte limit (COMPANION_MAX_UPLOAD_BYTES)")
-    if not file.filename:
-        raise InvalidInput("the upload has no file name")
-    return services.people.import_bytes(data, file.filename)
+    data, name = read_upload(file, services.settings.max_upload_bytes)
+    return services.people.import_bytes(data, name)
 
 
 @router.get("/me", summary="Your own profile")
