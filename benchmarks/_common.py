@@ -351,14 +351,16 @@ def bullet_list(rng: random.Random) -> str:
     return "\n".join(items)
 
 
-def markdown_guide(rng: random.Random, index: int, sections: tuple[int, int] = (3, 5)) -> str:
+def markdown_guide(
+    rng: random.Random, index: int, sections: tuple[int, int] = (3, 5), paragraphs: tuple[int, int] = (2, 4)
+) -> str:
     """One guide: a `#` title, an intro, then a few `##` sections (sometimes a `###`) of prose."""
     topic = rng.choice(TOPICS)
     title = f"{_cap(topic)}: guide {index + 1} for the {codename(rng)} program"
     parts = [f"# {title}\n", paragraph(rng, (3, 5)) + "\n"]
     for heading in rng.sample(SECTION_HEADINGS, rng.randint(*sections)):
         parts.append(f"## {heading}\n")
-        for p in range(rng.randint(4, 6)):
+        for p in range(rng.randint(*paragraphs)):
             if p == 2 and rng.random() < 0.3:
                 parts.append(f"### {_cap(rng.choice(OBJECTS))}\n")
             parts.append((bullet_list(rng) if rng.random() < 0.15 else paragraph(rng)) + "\n")
@@ -444,3 +446,89 @@ class StageTimer:
 
     def summary(self) -> dict[str, dict[str, float]]:
         return {k: {"total_s": r(v, 3), "calls": self.calls[k]} for k, v in sorted(self.totals.items())}
+
+
+# ---- CPU contention monitor -------------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _machine_jiffies() -> tuple[int, int]:
+    """(busy, steal) jiffies summed over all CPUs since boot, from /proc/stat."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return user + nice + system + irq + softirq, steal
+
+
+def _process_jiffies(pid: int) -> int:
+    """utime + stime of a process (all its threads), 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+class CpuMonitor:
+    """How busy the machine was during a measurement, and how much of that was *other* processes.
+
+    This machine has 2 cores and may be shared with other work; a result taken while other processes
+    used a core or more is not comparable with a quiet one. `other_cores` is the average number of
+    cores used by processes outside `pids` (this script, plus any server it started).
+    """
+
+    def __init__(self, pids: Sequence[int] = ()) -> None:
+        self.pids = [os.getpid(), *pids]
+        self._start = self._sample()
+
+    def _sample(self) -> tuple[float, int, int, int]:
+        busy, steal = _machine_jiffies()
+        own = sum(_process_jiffies(p) for p in self.pids)
+        return time.monotonic(), busy, steal, own
+
+    def result(self) -> dict[str, float]:
+        t1, busy1, steal1, own1 = self._sample()
+        t0, busy0, steal0, own0 = self._start
+        seconds = max(t1 - t0, 1e-9)
+        machine = (busy1 - busy0) / _TICK / seconds
+        own = (own1 - own0) / _TICK / seconds
+        return {
+            "seconds": r(seconds, 1),
+            "machine_busy_cores": r(machine, 2),
+            "own_cores": r(own, 2),
+            "other_cores": r(max(machine - own, 0.0), 2),
+            "steal_cores": r((steal1 - steal0) / _TICK / seconds, 2),
+            "cores": os.cpu_count() or 0,
+        }
+
+
+def wait_for_quiet(max_wait: float, *, threshold: float = 0.25, window: float = 5.0) -> dict[str, Any]:
+    """Wait (at most `max_wait` seconds) until other processes use <= `threshold` cores over a
+    `window`-second sample. Returns what happened, for the JSON. `max_wait` <= 0 skips the check."""
+    if max_wait <= 0:
+        return {"waited_s": 0.0, "quiet": None}
+    start = time.monotonic()
+    while True:
+        monitor = CpuMonitor()
+        time.sleep(window)
+        other = monitor.result()["other_cores"]
+        waited = time.monotonic() - start
+        if other <= threshold:
+            return {"waited_s": r(waited, 1), "quiet": True, "other_cores": other}
+        if waited >= max_wait:
+            log(f"machine still busy after {waited:.0f}s (other processes: {other} cores); measuring anyway")
+            return {"waited_s": r(waited, 1), "quiet": False, "other_cores": other}
+        log(f"waiting for a quiet machine (other processes: {other} cores)")
+
+
+def add_wait_quiet_option(parser: Any) -> None:
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each measurement, wait up to SECONDS for other processes to use <= 0.25 cores "
+        "(default 0: do not wait)",
+    )

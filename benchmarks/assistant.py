@@ -1,0 +1,111 @@
+"""Assistant latency on the embedded local model, per capability.
+
+For each of goals, agenda, feedback and ask, sends `--requests` requests through the real app (in-process
+ASGI client: routing, auth, validation and serialization included) with the real embedding model, the
+handbook in an embedded Chroma and SmolLM2 through llama.cpp, and reports:
+- request latency p50 / p90,
+- time in the model call(s) (the `generation.model_seconds` each response reports),
+- pipeline overhead as a share of request time: (latency - model time) / latency (target <= 15 %),
+- how often the model's output passed validation (origin model) versus fell back.
+
+Usage: .venv/bin/python benchmarks/assistant.py [--requests 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import REPO_ROOT, emit, log, percentile, r  # noqa: E402
+
+TARGET_OVERHEAD = 0.15
+
+REQUESTS = {
+    "goals": ("/v1/goals/draft", [
+        {"aspiration": "become confident presenting my team's work to leadership", "max_goals": 2},
+        {"aspiration": "learn to give useful code review comments", "max_goals": 2},
+        {"aspiration": "move from support into a product manager role", "max_goals": 2},
+    ]),
+    "agenda": ("/v1/sessions/prep", [
+        {"length_minutes": 45, "goals": ["Present two demos by March"], "last_notes": "Drafted the outline."},
+        {"length_minutes": 60, "goals": ["Write a design doc", "Lead one retro"], "last_notes": ""},
+        {"length_minutes": 30, "goals": ["Shadow a customer call"], "last_notes": "Booked two calls."},
+    ]),
+    "feedback": ("/v1/feedback/coach", [
+        {"draft": "You are always late to our sessions and it's lazy."},
+        {"draft": "Your report was not good, do better next time."},
+        {"draft": "You never listen in meetings and everyone notices."},
+    ]),
+    "ask": ("/v1/ask", [
+        {"question": "How often do mentoring sessions happen?"},
+        {"question": "What can I do if my mentor and I don't get along?"},
+        {"question": "Who can nominate a mentor for the Lantern Award?"},
+    ]),
+}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=3, help="requests per capability")
+    args = parser.parse_args()
+
+    from fastapi.testclient import TestClient
+
+    from companion.app import create_app
+    from companion.auth import Role, create_user
+    from companion.deps import Services
+    from companion.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="companion-bench-") as tmp:
+        settings = Settings(data_dir=Path(tmp), store={"mode": "embedded"})  # type: ignore[arg-type]
+        services = Services(settings)
+        services.db.create_tables()
+        log("ingesting the handbook with the real embedding model")
+        services.knowledge.ingest_paths([Path(REPO_ROOT) / "knowledge"])
+        with services.db.session() as session:
+            _, token = create_user(session, name="bench", role=Role.admin)
+        headers = {"Authorization": f"Bearer {token}"}
+        results: dict[str, dict[str, object]] = {}
+        with TestClient(create_app(settings, services=services)) as client:
+            client.post("/v1/ask", headers=headers, json={"question": "warm up the model"})
+            for task, (path, bodies) in REQUESTS.items():
+                latencies: list[float] = []
+                model: list[float] = []
+                origins: list[str] = []
+                for i in range(args.requests):
+                    body = bodies[i % len(bodies)]
+                    started = time.perf_counter()
+                    response = client.post(path, headers=headers, json=body)
+                    elapsed = time.perf_counter() - started
+                    response.raise_for_status()
+                    info = response.json()["generation"]
+                    latencies.append(elapsed)
+                    model.append(float(info["model_seconds"]))
+                    origins.append(info["origin"])
+                    model_s, origin = info["model_seconds"], info["origin"]
+                    log(f"{task} #{i + 1}: {elapsed:.2f}s, model {model_s:.2f}s, {origin}")
+                overhead = [(lat - m) / lat for lat, m in zip(latencies, model, strict=True)]
+                results[task] = {
+                    "requests": len(latencies),
+                    "latency_p50_s": r(percentile(latencies, 50)),
+                    "latency_p90_s": r(percentile(latencies, 90)),
+                    "model_time_p50_s": r(percentile(model, 50)),
+                    "overhead_share_mean": r(statistics.mean(overhead), 3),
+                    "origin_model": origins.count("model"),
+                    "origin_fallback": origins.count("fallback"),
+                    "met_overhead_target": statistics.mean(overhead) <= TARGET_OVERHEAD,
+                }
+        services.close()
+    model_name = "SmolLM2-135M-Instruct Q4_1 (llama.cpp, in-process)"
+    emit({"model": model_name, "target_overhead_share": TARGET_OVERHEAD, "capabilities": results})
+
+
+if __name__ == "__main__":
+    main()
