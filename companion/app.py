@@ -12,13 +12,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__
+from . import __version__, security
 from .api import assistant, health, knowledge, records, search
+from .api import evals as evals_api
 from .api import matching as matching_api
 from .api import people as people_api
 from .deps import Services
 from .errors import CompanionError
 from .settings import Settings
+from .web import evals as evals_pages
 
 log = logging.getLogger("companion")
 
@@ -39,9 +41,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         lifespan=lifespan,
     )
     app.state.services = services
-    for module in (health, search, knowledge, assistant, records, people_api, matching_api):
+    for module in (health, search, knowledge, assistant, records, people_api, matching_api, evals_api):
         app.include_router(module.router)
+    app.include_router(evals_pages.router)
     _install_error_handlers(app)
+    security.install(app, services.settings.security)
     return app
 
 

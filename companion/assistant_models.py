@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .schemas import MAX_DB_ID
+
 Origin = Literal["model", "fallback"]
 
 
@@ -82,7 +84,9 @@ class DraftFeedback(BaseModel):
 class GoalDraftRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mentee_id: int | None = Field(None, description="Mentee (user id). Default: the caller, if a mentee.")
+    mentee_id: int | None = Field(
+        None, ge=1, le=MAX_DB_ID, description="Mentee (user id). Default: the caller, if a mentee."
+    )
     aspiration: str = Field(min_length=3, max_length=1000, description="What the mentee wants to achieve.")
     context: str = Field("", max_length=2000, description="Role, constraints, what was tried.")
     max_goals: int = Field(3, ge=1, le=5, description="At most this many goals.")
@@ -108,7 +112,9 @@ class GoalDraftResponse(BaseModel):
 class SessionPrepRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mentee_id: int | None = Field(None, description="Mentee (user id). Default: the caller, if a mentee.")
+    mentee_id: int | None = Field(
+        None, ge=1, le=MAX_DB_ID, description="Mentee (user id). Default: the caller, if a mentee."
+    )
     length_minutes: int = Field(60, ge=15, le=180, description="Session length; agenda minutes add up to it.")
     goals: list[str] | None = Field(
         None, max_length=10, description="Goals to prepare for. Default: the mentee's saved active goals."

@@ -16,6 +16,8 @@ from rich.table import Table
 
 from .auth import create_user, ensure_first_admin, list_users, parse_role
 from .cli_assistant import register as register_assistant_commands
+from .cli_backup import register as register_backup_commands
+from .cli_eval import register as register_eval_commands
 from .cli_matching import register as register_matching_commands
 from .deps import Services
 from .errors import CompanionError
@@ -61,6 +63,8 @@ def _run(fn: Callable[[], T]) -> T:
 
 register_matching_commands(app, services=_services, run=_run)
 register_assistant_commands(app, services=_services, run=_run)
+register_eval_commands(app, services=_services, run=_run)
+register_backup_commands(app, services=_services, run=_run)
 
 
 @contextmanager

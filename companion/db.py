@@ -205,6 +205,60 @@ class Match(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class EvalRun(Base):
+    """One eval run: what was run (settings without secrets, model, prompt hashes) and its scores."""
+
+    __tablename__ = "eval_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    suites: Mapped[list[str]] = mapped_column(JSON, default=list)
+    case_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    model: Mapped[str] = mapped_column(String(200))
+    prompt_versions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    settings: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    summary: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    pass_rate: Mapped[float] = mapped_column(Float, default=0.0)
+    cases: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class EvalResult(Base):
+    """One case of an eval run: inputs, retrieved context, output, every metric's value and reason."""
+
+    __tablename__ = "eval_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("eval_runs.id", ondelete="CASCADE"), index=True)
+    suite: Mapped[str] = mapped_column(String(50), index=True)
+    case_id: Mapped[str] = mapped_column(String(100))
+    task: Mapped[str] = mapped_column(String(50))
+    inputs: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    context: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    output: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    origin: Mapped[str] = mapped_column(String(20), default="")
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class EvalLabel(Base):
+    """An admin's verdict on one eval result (good or bad), to check the LLM judge against."""
+
+    __tablename__ = "eval_labels"
+    __table_args__ = (UniqueConstraint("result_id", "user_id", name="uq_eval_label_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("eval_results.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    good: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Database:
     """Owns the engine and hands out sessions that commit on success and roll back on error."""
 

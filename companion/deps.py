@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from .auth import Principal, Role, authenticate
 from .db import Database
 from .embeddings import TextEmbedder, build_embedder
+from .evaluation import EvaluationService
 from .generation import Generator
 from .knowledge import KnowledgeService
 from .llm import ChatModel, build_chat_model
@@ -99,6 +100,17 @@ class Services:
     @cached_property
     def matching(self) -> MatchingService:
         return MatchingService(db=self.db, vectors=self.profile_vectors, settings=self.settings.matching)
+
+    @cached_property
+    def evaluation(self) -> EvaluationService:
+        return EvaluationService(
+            db=self.db,
+            mentoring=self.mentoring,
+            matching=self.matching,
+            llm=self.llm,
+            prompts=self.prompts,
+            settings=self.settings,
+        )
 
     def close(self) -> None:
         if "db" in self.__dict__:

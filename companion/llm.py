@@ -223,6 +223,11 @@ class OpenAIChatModel:
             ) from exc
         except openai.APIStatusError as exc:
             raise BackendUnavailable(f"model endpoint answered {exc.status_code}: {str(exc)[:200]}") from exc
+        except (json.JSONDecodeError, openai.APIResponseValidationError) as exc:
+            raise BackendUnavailable(
+                f"model endpoint at {self.settings.base_url} answered something that is not an "
+                f"OpenAI-compatible reply: {type(exc).__name__}: {str(exc)[:200]}"
+            ) from exc
 
 
 @dataclass

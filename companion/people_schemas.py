@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .schemas import UtcDateTime
 from .timezones import parse_timezone
 
 PersonRole = Literal["mentor", "mentee"]
@@ -201,8 +201,8 @@ class PersonOut(BaseModel):
     bio: str
     capacity: int
     preferences: Preferences
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class PersonBrief(BaseModel):
@@ -336,7 +336,7 @@ class RunAcceptance(BaseModel):
 
 class RunOut(BaseModel):
     id: int
-    created_at: datetime
+    created_at: UtcDateTime
     mentees: int
     matched: int
     total_score: float

@@ -12,6 +12,7 @@ from .assistant_models import Citation
 from .auth import Principal, Role, check_mentee_access
 from .db import Database, GoalRecord, SessionRecord, User
 from .errors import InvalidInput, NotFound
+from .schemas import DbId
 
 GOAL_STATUSES = ("active", "done", "dropped")
 
@@ -37,8 +38,8 @@ class GoalOut(GoalIn):
 class SessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mentee_id: int
-    mentor_id: int | None = None
+    mentee_id: DbId
+    mentor_id: DbId | None = None
     held_on: date
     length_minutes: int = Field(60, ge=5, le=480)
     notes: str = Field("", max_length=20000)

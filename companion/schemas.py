@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+MAX_DB_ID = 2**31 - 1  # the largest id an INTEGER column holds on every supported database
+
+
+def _assume_utc(value: datetime) -> datetime:
+    """Every stored time is UTC, but SQLite hands datetimes back without an offset: say so in the API."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_assume_utc)]
+DbId = Annotated[int, Field(ge=1, le=MAX_DB_ID, description="Database id.")]
 
 
 class RetrievedChunk(BaseModel):
@@ -60,7 +72,7 @@ class DocumentOut(BaseModel):
     content_hash: str
     chunks: int
     size_bytes: int
-    ingested_at: datetime
+    ingested_at: UtcDateTime
 
 
 class UserOut(BaseModel):
@@ -69,7 +81,7 @@ class UserOut(BaseModel):
     id: int
     name: str
     role: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class ErrorBody(BaseModel):

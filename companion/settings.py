@@ -128,6 +128,24 @@ class AssistantSettings(BaseModel):
     )
 
 
+class EvalSettings(BaseModel):
+    dir: Path = Field(REPO_ROOT / "evals", description="Folder of the eval suites (one JSONL per suite).")
+    pass_threshold: float = Field(
+        0.75, ge=0, le=1, description="A case passes when the mean of its gating metrics reaches this."
+    )
+    k: int = Field(5, ge=1, le=50, description="Cut-off of recall@k (assistant) and precision@k (matching).")
+    groundedness_threshold: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="An answer sentence is supported when this share of its content words is in a chunk it "
+        "cites.",
+    )
+    judge: bool = Field(
+        False, description="Also grade every output with the LLM judge (`prompts/judge.j2`) on the model."
+    )
+
+
 class MatchingSettings(BaseModel):
     similarity_weight: float = Field(
         0.6,
@@ -176,6 +194,24 @@ class MatchingSettings(BaseModel):
         return self
 
 
+class SecuritySettings(BaseModel):
+    max_request_bytes: int = Field(
+        11 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted (413 above it); keep it above max_upload_bytes, since a "
+        "multipart upload adds a little to the file.",
+    )
+    rate_limit_per_minute: float = Field(
+        600,
+        ge=0,
+        description="Requests a minute each API token (or client address without one) may make to /v1 "
+        "routes, refilled continuously; 0 turns rate limiting off.",
+    )
+    rate_limit_burst: int = Field(
+        200, ge=1, description="Requests a token may make at once before the per-minute rate applies."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="COMPANION_", env_nested_delimiter="__", env_file=None, extra="ignore"
@@ -211,6 +247,10 @@ class Settings(BaseSettings):
     )
     llm: LLMSettings = Field(default_factory=LLMSettings, description="Chat model backend.")
     assistant: AssistantSettings = Field(default_factory=AssistantSettings, description="Assistant tasks.")
+    evals: EvalSettings = Field(default_factory=EvalSettings, description="Eval runs (`companion eval`).")
+    security: SecuritySettings = Field(
+        default_factory=SecuritySettings, description="Request size limit and rate limiting."
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

@@ -158,6 +158,19 @@ class VectorStore:
                 return
             offset += PAGE
 
+    def iter_with_embeddings(self) -> Iterator[tuple[str, str, Metadata, list[float]]]:
+        """Every chunk with its stored vector: id, text, metadata, embedding (used by backups)."""
+        offset = 0
+        while True:
+            include = ["documents", "metadatas", "embeddings"]
+            page = self._call(self.collection.get, include=include, limit=PAGE, offset=offset)
+            rows = zip(page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True)
+            for i, d, m, e in rows:
+                yield i, d or "", dict(m or {}), [float(x) for x in e]
+            if len(page["ids"]) < PAGE:
+                return
+            offset += PAGE
+
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return fn(*args, **kwargs)

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Path, UploadFile
 
 from ..deps import AdminUser, CurrentUser, ServicesDep
-from ..schemas import DocumentOut, IngestReport
+from ..schemas import MAX_DB_ID, DocumentOut, IngestReport
 from .uploads import read_upload
+
+RowId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="Database id.")]
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
 
@@ -17,7 +19,7 @@ def list_documents(services: ServicesDep, _user: CurrentUser) -> list[DocumentOu
 
 
 @router.get("/documents/{document_id}", summary="One ingested guide")
-def get_document(document_id: int, services: ServicesDep, _user: CurrentUser) -> DocumentOut:
+def get_document(document_id: RowId, services: ServicesDep, _user: CurrentUser) -> DocumentOut:
     return services.knowledge.get_document(document_id)
 
 
@@ -32,5 +34,5 @@ def upload_document(
 
 
 @router.delete("/documents/{document_id}", summary="Remove a guide and its chunks (admin)")
-def delete_document(document_id: int, services: ServicesDep, _admin: AdminUser) -> IngestReport:
+def delete_document(document_id: RowId, services: ServicesDep, _admin: AdminUser) -> IngestReport:
     return services.knowledge.delete_document(document_id)

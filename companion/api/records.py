@@ -1,16 +1,22 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
 
 from ..deps import CurrentUser, ServicesDep
 from ..records import GoalIn, GoalOut, SessionIn, SessionOut, SessionUpdate
+from ..schemas import MAX_DB_ID
+
+RowId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="Database id.")]
+MenteeId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="The mentee's user id.")]
 
 router = APIRouter(prefix="/v1", tags=["records"])
 
 
 @router.get("/mentees/{mentee_id}/goals", summary="A mentee's saved goals")
 def list_goals(
-    mentee_id: int,
+    mentee_id: MenteeId,
     services: ServicesDep,
     user: CurrentUser,
     status: str | None = Query(None, pattern="^(active|done|dropped)$"),
@@ -19,19 +25,21 @@ def list_goals(
 
 
 @router.post("/mentees/{mentee_id}/goals", status_code=201, summary="Save goals (e.g. drafted ones)")
-def add_goals(mentee_id: int, body: list[GoalIn], services: ServicesDep, user: CurrentUser) -> list[GoalOut]:
+def add_goals(
+    mentee_id: MenteeId, body: list[GoalIn], services: ServicesDep, user: CurrentUser
+) -> list[GoalOut]:
     return services.records.add_goals(user, mentee_id, body)
 
 
 @router.put("/mentees/{mentee_id}/goals/{goal_id}", summary="Edit a saved goal")
 def update_goal(
-    mentee_id: int, goal_id: int, body: GoalIn, services: ServicesDep, user: CurrentUser
+    mentee_id: MenteeId, goal_id: RowId, body: GoalIn, services: ServicesDep, user: CurrentUser
 ) -> GoalOut:
     return services.records.update_goal(user, mentee_id, goal_id, body)
 
 
 @router.delete("/mentees/{mentee_id}/goals/{goal_id}", status_code=204, summary="Delete a saved goal")
-def delete_goal(mentee_id: int, goal_id: int, services: ServicesDep, user: CurrentUser) -> Response:
+def delete_goal(mentee_id: MenteeId, goal_id: RowId, services: ServicesDep, user: CurrentUser) -> Response:
     services.records.delete_goal(user, mentee_id, goal_id)
     return Response(status_code=204)
 
@@ -42,17 +50,21 @@ def add_session(body: SessionIn, services: ServicesDep, user: CurrentUser) -> Se
 
 
 @router.get("/sessions", summary="A mentee's sessions, newest first")
-def list_sessions(mentee_id: int, services: ServicesDep, user: CurrentUser) -> list[SessionOut]:
+def list_sessions(
+    mentee_id: Annotated[int, Query(ge=1, le=MAX_DB_ID, description="The mentee's user id.")],
+    services: ServicesDep,
+    user: CurrentUser,
+) -> list[SessionOut]:
     return services.records.list_sessions(user, mentee_id)
 
 
 @router.get("/sessions/{session_id}", summary="One session")
-def get_session(session_id: int, services: ServicesDep, user: CurrentUser) -> SessionOut:
+def get_session(session_id: RowId, services: ServicesDep, user: CurrentUser) -> SessionOut:
     return services.records.get_session(user, session_id)
 
 
 @router.patch("/sessions/{session_id}", summary="Update a session's notes, date or length")
 def update_session(
-    session_id: int, body: SessionUpdate, services: ServicesDep, user: CurrentUser
+    session_id: RowId, body: SessionUpdate, services: ServicesDep, user: CurrentUser
 ) -> SessionOut:
     return services.records.update_session(user, session_id, body)

@@ -1,0 +1,54 @@
+"""Admin review of eval runs: list, inspect, compare, label (admin only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from ..deps import AdminUser, ServicesDep
+from ..eval_schemas import CompareReport, EvalResultTrace, EvalRunDetail, EvalRunOut, LabelIn, LabelOut
+
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Database id.")]
+
+router = APIRouter(prefix="/v1/evals", tags=["evals"])
+
+
+@router.get("/runs", summary="Stored eval runs, newest first (admin)")
+def list_runs(
+    services: ServicesDep,
+    admin: AdminUser,
+    limit: Annotated[int, Query(ge=1, le=500, description="Most recent runs.")] = 50,
+) -> list[EvalRunOut]:
+    return services.evaluation.list_runs(limit=limit)
+
+
+@router.get("/runs/{run_id}", summary="One run: settings, per-suite scores and every case's metrics (admin)")
+def get_run(
+    run_id: RowId,
+    services: ServicesDep,
+    admin: AdminUser,
+    suite: Annotated[str | None, Query(max_length=50, description="Only this suite.")] = None,
+    passed: Annotated[bool | None, Query(description="Only passed (true) or failed (false) cases.")] = None,
+) -> EvalRunDetail:
+    return services.evaluation.get_run(run_id, suite=suite, passed=passed)
+
+
+@router.get("/results/{result_id}", summary="One case's trace: inputs, retrieved context, output (admin)")
+def get_result(result_id: RowId, services: ServicesDep, admin: AdminUser) -> EvalResultTrace:
+    return services.evaluation.get_result(result_id)
+
+
+@router.get("/compare", summary="Regressions and improvements from run a to run b (admin)")
+def compare(
+    services: ServicesDep,
+    admin: AdminUser,
+    a: Annotated[int, Query(ge=1, le=2**31 - 1, description="Baseline run id.")],
+    b: Annotated[int, Query(ge=1, le=2**31 - 1, description="Run compared with the baseline.")],
+) -> CompareReport:
+    return services.evaluation.compare(a, b)
+
+
+@router.post("/results/{result_id}/label", summary="Label a result good or bad (admin)")
+def label(result_id: RowId, body: LabelIn, services: ServicesDep, admin: AdminUser) -> LabelOut:
+    return services.evaluation.label(result_id, admin, body)

@@ -1,0 +1,96 @@
+"""Admin pages for eval review under /admin/evals: runs with a pass-rate trend, a run's cases, one case's
+trace, a comparison. Server-rendered; the trend chart is inline SVG drawn here. Auth: the bearer token or a
+`token` cookie of an admin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from ..auth import Principal, Role, authenticate
+from ..deps import ServicesDep
+from ..eval_schemas import EvalRunOut
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(prefix="/admin/evals", tags=["admin pages"], include_in_schema=False)
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
+
+
+def page_admin(request: Request, services: ServicesDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get("token")
+    with services.db.session() as session:
+        principal = authenticate(session, token)
+    principal.require(Role.admin)
+    return principal
+
+
+PageAdmin = Annotated[Principal, Depends(page_admin)]
+
+
+def trend_svg(runs: list[EvalRunOut], *, width: int = 640, height: int = 200) -> dict[str, Any]:
+    """Per-suite pass rate over runs (oldest left), as polylines in a width x height box."""
+    ordered = sorted(runs, key=lambda r: r.id)
+    suites = sorted({s for r in ordered for s in r.summary})
+    pad = 30
+    span = height - 2 * pad
+    step = (width - 2 * pad) / max(len(ordered) - 1, 1)
+    lines = []
+    for i, suite in enumerate(suites):
+        points = [
+            (round(pad + n * step, 1), round(height - pad - r.summary[suite].pass_rate * span, 1))
+            for n, r in enumerate(ordered)
+            if suite in r.summary
+        ]
+        lines.append(
+            {
+                "suite": suite,
+                "color": PALETTE[i % len(PALETTE)],
+                "points": " ".join(f"{x},{y}" for x, y in points),
+                "dots": points,
+            }
+        )
+    labels = [(round(pad + n * step, 1), r.id) for n, r in enumerate(ordered)]
+    return {"width": width, "height": height, "pad": pad, "lines": lines, "labels": labels}
+
+
+@router.get("", response_class=HTMLResponse)
+def runs_page(request: Request, services: ServicesDep, admin: PageAdmin) -> HTMLResponse:
+    runs = services.evaluation.list_runs(limit=50)
+    return templates.TemplateResponse(request, "evals/runs.html", {"runs": runs, "chart": trend_svg(runs)})
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(
+    request: Request,
+    run_id: int,
+    services: ServicesDep,
+    admin: PageAdmin,
+    suite: Annotated[str | None, Query(max_length=50)] = None,
+    passed: Annotated[bool | None, Query()] = None,
+) -> HTMLResponse:
+    detail = services.evaluation.get_run(run_id, suite=suite or None, passed=passed)
+    context = {"detail": detail, "suite": suite or "", "passed": passed}
+    return templates.TemplateResponse(request, "evals/run.html", context)
+
+
+@router.get("/results/{result_id}", response_class=HTMLResponse)
+def result_page(request: Request, result_id: int, services: ServicesDep, admin: PageAdmin) -> HTMLResponse:
+    trace = services.evaluation.get_result(result_id)
+    return templates.TemplateResponse(request, "evals/result.html", {"r": trace})
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(
+    request: Request,
+    services: ServicesDep,
+    admin: PageAdmin,
+    a: Annotated[int, Query(ge=1)],
+    b: Annotated[int, Query(ge=1)],
+) -> HTMLResponse:
+    report = services.evaluation.compare(a, b)
+    return templates.TemplateResponse(request, "evals/compare.html", {"c": report})
