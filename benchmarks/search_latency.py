@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=2000, help="distinct texts embedded with the model")
     parser.add_argument("--noise", type=float, default=0.5, help="relative noise norm of the vectors")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     add_wait_quiet_option(parser)
     parser.add_argument("--batch", type=int, default=5000, help="chunks generated and upserted per batch")
     args = parser.parse_args()
@@ -150,6 +151,7 @@ def _mean_pair_cosine(vectors: np.ndarray, rng: np.random.Generator, pairs: int 
 
 def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     import httpx
+    import torch
     import uvicorn
 
     import companion.retrieval as retrieval_module
@@ -162,7 +164,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     settings = Settings(
         data_dir=tmp / "data",
         database_url=None,
-        embeddings={"mode": "model"},
+        embeddings={"mode": "model", "threads": args.threads},
         store={"mode": "embedded"},
         seed_sample_knowledge=False,
     )
@@ -342,6 +344,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "sizes": args.size_list,
         "k": args.k,
         "queries_per_size": args.queries,
+        "torch_threads": torch.get_num_threads(),
         "model_load_s": r(load["s"]),
         "vectors": {
             "method": "normalized mixtures of real-model pool vectors plus Gaussian noise",
