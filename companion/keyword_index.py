@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -24,6 +25,7 @@ def tokenize(text: str) -> list[str]:
     return [_stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
 
 
+@lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
     """A deliberately light suffix stripper: enough to join goal/goals and mentoring/mentor."""
     if len(word) <= 4 or word.isdigit():
