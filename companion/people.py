@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from .auth import Principal, Role, mentees_of
 from .db import Database, Person, User, utcnow
-from .demo_org import demo_rows
+from .demo_org import CSV_COLUMNS, demo_rows
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .people_schemas import (
     ImportReport,
@@ -41,30 +41,8 @@ from .profiles import ProfileVectors
 from .settings import MatchingSettings
 
 MAX_ID = 2**31 - 1
-COLUMNS = {
-    "id",
-    "key",
-    "email",
-    "name",
-    "role",
-    "user",
-    "department",
-    "site",
-    "manager",
-    "seniority",
-    "timezone",
-    "languages",
-    "skills",
-    "expertise",
-    "goals",
-    "bio",
-    "capacity",
-    "preferences",
-    "prefer_mentors",
-    "avoid",
-    "prefer_department",
-    "prefer_site",
-}
+# what an import accepts: the columns the demo organization is written with, plus import-only keys
+COLUMNS = set(CSV_COLUMNS) | {"id", "key", "user", "preferences"}
 _FLAT_PREFERENCES = {
     "prefer_mentors": "mentors",
     "avoid": "avoid",

@@ -13,7 +13,8 @@ from companion.cli import app
 from companion.deps import Services
 from companion.evaluation import SUITES, load_suite
 from companion.settings import Settings
-from tests.conftest import KNOWLEDGE, REPO, make_api, make_settings
+from tests.conftest import KNOWLEDGE, REPO, make_api
+from tests.test_mentoring import build as build_assistant
 
 GUIDES = {
     "giving-feedback.md": "# Feedback\n\n## Situation behaviour impact\n\nDescribe the situation, "
@@ -43,20 +44,7 @@ def build(tmp_path: Path, replies: list[object]) -> Services:
     evals = tmp_path / "evals"
     evals.mkdir(exist_ok=True)
     (evals / "feedback.jsonl").write_text(json.dumps(CASE) + "\n")
-    settings = make_settings(
-        tmp_path,
-        llm={"mode": "fake", "fake_replies": [json.dumps(r) for r in replies]},
-        assistant={"min_similarity": 0.05},
-        evals={"dir": str(evals)},
-    )
-    services = Services(settings)
-    services.db.create_tables()
-    kb = tmp_path / "kb"
-    kb.mkdir(exist_ok=True)
-    for name, body in GUIDES.items():
-        (kb / name).write_text(body)
-    services.knowledge.ingest_paths([kb])
-    return services
+    return build_assistant(tmp_path, replies, guides=GUIDES, extra={"evals": {"dir": str(evals)}})
 
 
 @pytest.fixture

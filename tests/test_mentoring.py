@@ -30,18 +30,27 @@ ADMIN = Principal(1, "admin", Role.admin)
 TODAY = date.today()
 
 
-def build(tmp_path: Path, replies: list[object], **llm: object) -> Services:
+def build(
+    tmp_path: Path,
+    replies: list[object],
+    *,
+    guides: dict[str, str] = GUIDES,
+    extra: dict[str, object] | None = None,
+    **llm: object,
+) -> Services:
+    """Services on the scripted fake model with `guides` ingested; `extra` adds other settings."""
     texts = [r if isinstance(r, str) else json.dumps(r) for r in replies]
     settings = make_settings(
         tmp_path,
         llm={"mode": "fake", "fake_replies": texts, **llm},
         assistant={"min_similarity": 0.05},
+        **(extra or {}),
     )
     services = Services(settings)
     services.db.create_tables()
     root = tmp_path / "kb"
     root.mkdir(exist_ok=True)
-    for name, body in GUIDES.items():
+    for name, body in guides.items():
         (root / name).write_text(body)
     services.knowledge.ingest_paths([root])
     return services
