@@ -2,10 +2,12 @@
 
 - `database.json`: every table's rows (SQLite or PostgreSQL alike; dates as ISO text, bytes as base64);
 - `chunks.jsonl`: every stored chunk with its text, metadata and embedding (any store mode);
-- `manifest.json`: what was written, with counts, the embedder and the format version.
+- `manifest.json`: what was written, with counts, the embedder, the format version and the schema revision.
 
 Restore goes into an empty database and an empty collection (it refuses otherwise), so a restore never
 mixes two states. Chunk ids are content hashes, so a restored store answers exactly as the original.
+The database is first migrated to the newest schema revision, so a backup from an older revision restores
+into the current schema (columns added since get their defaults); one from a newer revision is refused.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import Date, DateTime, Integer, LargeBinary, func, insert, selec
 
 from .db import Base, Database
 from .errors import Conflict, InvalidInput
+from .migrate import known_revision
 from .store import Metadata, VectorStore
 
 FORMAT = 1
@@ -51,6 +54,7 @@ def backup(*, db: Database, store: VectorStore, embedder_name: str, dest: Path) 
         "embedder": embedder_name,
         "rows": {name: len(rows) for name, rows in tables.items()},
         "chunks": chunks,
+        "schema": db.schema_revision(),
     }
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
@@ -69,6 +73,12 @@ def restore(*, db: Database, store: VectorStore, embedder_name: str, source: Pat
         raise Conflict(
             f"the backup's chunks were embedded with {manifest.get('embedder')!r}, but this service uses "
             f"{embedder_name!r}; restore with the same embedding settings"
+        )
+    revision = manifest.get("schema")  # absent in backups made before migrations: the first revision
+    if revision is not None and not known_revision(str(revision)):
+        raise InvalidInput(
+            f"the backup is from schema revision {revision!r}, which this version of Companion does not "
+            "know; restore it with the release that made it, or a newer one"
         )
     db.create_tables()
     with db.engine.begin() as conn:

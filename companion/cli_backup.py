@@ -11,6 +11,7 @@ from rich.console import Console
 
 from .backup import backup as run_backup
 from .backup import restore as run_restore
+from .cli_audit import record_cli
 from .deps import Services
 
 console = Console(stderr=True)
@@ -32,6 +33,7 @@ def register(
 
         manifest = run(go)
         rows = sum(manifest["rows"].values())
+        record_cli(svc, "backup", str(dest), rows=rows, chunks=manifest["chunks"])
         console.print(
             f"backed up {rows} rows in {len(manifest['rows'])} tables and {manifest['chunks']} chunks"
         )
@@ -47,4 +49,5 @@ def register(
             lambda: run_restore(db=svc.db, store=svc.store, embedder_name=svc.embedder.name, source=source)
         )
         rows = sum(manifest["rows"].values())
+        record_cli(svc, "restore", str(source), rows=rows, chunks=manifest["chunks"])
         console.print(f"restored {rows} rows and {manifest['chunks']} chunks from {source}")

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_audit import record_cli
 from .demo_org import demo_rows, write_rows
 from .deps import Services
 from .errors import InvalidInput
@@ -88,6 +89,15 @@ def print_cohort(report: CohortReport, show: int) -> None:
             console.print(f"… {len(report.matches) - show} more pairs (--show N or --json for all)")
 
 
+def _import_counts(report: ImportReport) -> dict[str, int]:
+    return {
+        "created": len(report.created),
+        "updated": len(report.updated),
+        "unchanged": len(report.unchanged),
+        "failed": len(report.failed),
+    }
+
+
 def _pairs(values: list[str] | None, option: str) -> list[PairRef]:
     pairs = []
     for value in values or []:
@@ -118,7 +128,9 @@ def register(
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     ) -> None:
         """Import profiles. Bad rows are listed with their row number and skipped; good rows are kept."""
-        report: ImportReport = run(lambda: ready().people.import_file(file))
+        svc: Services = run(ready)
+        report: ImportReport = run(lambda: svc.people.import_file(file))
+        record_cli(svc, "people import", str(file), **_import_counts(report))
         if as_json:
             print(report.model_dump_json(indent=2))
         else:
@@ -142,7 +154,9 @@ def register(
             write_rows(rows, out)
             console.print(f"wrote {len(rows)} people to {out}")
             return
-        report: ImportReport = run(lambda: ready().people.load_demo(seed=seed, size=size))
+        svc: Services = run(ready)
+        report: ImportReport = run(lambda: svc.people.load_demo(seed=seed, size=size))
+        record_cli(svc, "people demo", f"seed={seed}, size={size}", **_import_counts(report))
         if as_json:
             print(report.model_dump_json(indent=2))
             return
@@ -216,6 +230,9 @@ def register(
             return report, notes
 
         report, notes = run(work)
+        if report.run_id is not None:
+            accepted = {"accepted": True} if accept else {}
+            record_cli(svc, "match", f"run_id={report.run_id}", matched=report.matched, **accepted)
         if as_json:
             print(json.dumps({**report.model_dump(mode="json"), "notes": notes}, indent=2))
             return

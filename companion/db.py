@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -24,12 +25,18 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from .errors import BackendUnavailable
 
-_CONNECTION_ERRORS = (OperationalError, InterfaceError)
+if TYPE_CHECKING:
+    from .migrate import Migration
+
+# PoolTimeout: every pooled connection stayed busy for pool_timeout: a 503, not a 500
+_CONNECTION_ERRORS = (OperationalError, InterfaceError, PoolTimeout)
 
 
 def utcnow() -> datetime:
@@ -292,7 +299,9 @@ class EvalLabel(Base):
 class Database:
     """Owns the engine and hands out sessions that commit on success and roll back on error."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 30.0
+    ) -> None:
         self.url = url
         connect_args: dict[str, object] = {}
         if url.startswith("sqlite"):
@@ -300,16 +309,34 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             connect_args = {"check_same_thread": False, "timeout": 30}
+        pool_args: dict[str, float] = {}
+        if not url.startswith("sqlite") or make_url(url).database not in (None, "", ":memory:"):
+            # a file or server database: a queue of reusable connections (see settings.database_pool_size)
+            pool_args = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
         self.engine: Engine = create_engine(
-            url, connect_args=connect_args, pool_pre_ping=not url.startswith("sqlite")
+            url, connect_args=connect_args, pool_pre_ping=not url.startswith("sqlite"), **pool_args
         )
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def create_tables(self) -> None:
+    def create_tables(self) -> Migration:
+        """Migrate the schema to the newest revision (see `companion.migrate`): creates it in an empty
+        database, upgrades an older one, and only checks the revision when it is already current."""
+        from .migrate import upgrade  # imports Alembic, whose env.py imports this module
+
         try:
-            Base.metadata.create_all(self.engine)
+            return upgrade(self.engine)
+        except SQLAlchemyError as exc:
+            raise BackendUnavailable(f"database unavailable: {_short(exc)}") from exc
+
+    def schema_revision(self) -> str | None:
+        """The schema revision the database is at (None: empty, or made before migrations existed)."""
+        from .migrate import current
+
+        try:
+            with self.engine.connect() as conn:
+                return current(conn)
         except SQLAlchemyError as exc:
             raise BackendUnavailable(f"database unavailable: {_short(exc)}") from exc
 

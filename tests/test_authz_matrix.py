@@ -68,6 +68,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/evals/results/{result_id}"): ADMIN,
     ("GET", "/v1/evals/compare"): ADMIN,
     ("POST", "/v1/evals/results/{result_id}/label"): ADMIN,
+    ("GET", "/v1/audit"): ADMIN,
 }
 
 GUIDE = b"# Goals\n\n## SMART\n\nA goal names a measure and a date. Agree the first steps together.\n"
