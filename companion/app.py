@@ -5,24 +5,42 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__, security
+from . import __version__, audit_http, security
 from .api import assistant, health, knowledge, records, search
+from .api import audit as audit_api
 from .api import evals as evals_api
 from .api import matching as matching_api
 from .api import people as people_api
 from .deps import Services
 from .errors import CompanionError
 from .settings import Settings
+from .web import (
+    admin_knowledge,
+    admin_matching,
+    admin_people,
+    admin_users,
+    ask_pages,
+    mentee_pages,
+    mentor_pages,
+    session_pages,
+)
 from .web import evals as evals_pages
+from .web.common import SESSION_COOKIE, render
 
 log = logging.getLogger("companion")
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+API_PREFIXES = ("/v1", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/static")
+TITLES = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 405: "Not allowed here"}
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -43,8 +61,22 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.state.services = services
     for module in (health, search, knowledge, assistant, records, people_api, matching_api, evals_api):
         app.include_router(module.router)
-    app.include_router(evals_pages.router)
+    app.include_router(audit_api.router)
+    for page_module in (
+        session_pages,
+        admin_users,
+        evals_pages,
+        admin_knowledge,
+        admin_people,
+        admin_matching,
+        ask_pages,
+        mentee_pages,
+        mentor_pages,
+    ):
+        app.include_router(page_module.router)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_error_handlers(app)
+    audit_http.install(app)  # before security: runs inside the size and rate limits
     security.install(app, services.settings.security)
     return app
 
@@ -56,9 +88,37 @@ def _error(status: int, code: str, message: str, details: Any = None) -> JSONRes
     return JSONResponse({"error": body}, status_code=status)
 
 
+def _is_page(request: Request) -> bool:
+    return not request.url.path.startswith(API_PREFIXES)
+
+
+def _page_error(request: Request, status: int, message: str) -> Response:
+    """Errors on web pages: no session -> the sign-in page, anything else -> an HTML error page."""
+    if status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
+    if getattr(request.state, "principal", None) is None:
+        _attach_session(request)
+    title = TITLES.get(status, "Something went wrong" if status >= 500 else "Request refused")
+    return render(request, "pages/error.html", {"title": title, "message": message}, status_code=status)
+
+
+def _attach_session(request: Request) -> None:
+    """Show who is signed in on error pages too (their routes may have failed before the session check)."""
+    try:
+        signed = request.app.state.services.accounts.lookup(request.cookies.get(SESSION_COOKIE))
+    except CompanionError:
+        return
+    if signed is not None:
+        request.state.principal = signed.principal
+        request.state.csrf_token = signed.csrf_token
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CompanionError)
-    async def companion_error(_request: Request, exc: CompanionError) -> JSONResponse:
+    async def companion_error(request: Request, exc: CompanionError) -> Response:
+        if _is_page(request):
+            return _page_error(request, exc.status_code, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         response = _error(exc.status_code, exc.code, exc.message, exc.details)
         if headers:
@@ -66,25 +126,31 @@ def _install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
             problems.append({"field": where, "problem": err.get("msg", "invalid")})
         summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+        if _is_page(request):
+            return _page_error(request, 422, f"please check the form: {summary}")
         return _error(422, "invalid_input", f"invalid request: {summary}", problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
             exc.status_code, "http_error"
         )
+        if _is_page(request):
+            return _page_error(request, exc.status_code, str(exc.detail))
         response = _error(exc.status_code, code, str(exc.detail))
         if exc.headers:
             response.headers.update(exc.headers)
         return response
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error", exc_info=exc)
+        if _is_page(request):
+            return _page_error(request, 500, "unexpected server error; the details are in the server log")
         return _error(500, "internal_error", "unexpected server error; the details are in the server log")

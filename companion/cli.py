@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,10 @@ from rich.table import Table
 
 from .auth import create_user, ensure_first_admin, list_users, parse_role
 from .cli_assistant import register as register_assistant_commands
+from .cli_audit import record_cli
+from .cli_audit import register as register_audit_commands
 from .cli_backup import register as register_backup_commands
+from .cli_db import register as register_db_commands
 from .cli_eval import register as register_eval_commands
 from .cli_matching import register as register_matching_commands
 from .deps import Services
@@ -65,6 +69,8 @@ register_matching_commands(app, services=_services, run=_run)
 register_assistant_commands(app, services=_services, run=_run)
 register_eval_commands(app, services=_services, run=_run)
 register_backup_commands(app, services=_services, run=_run)
+register_db_commands(app, services=_services, run=_run)
+register_audit_commands(app, services=_services, run=_run)
 
 
 @contextmanager
@@ -87,6 +93,16 @@ def _ingest(services: Services, paths: list[Path], *, prune: bool = False) -> In
     services.db.create_tables()
     with _progress(len(files), "ingesting") as advance:
         return services.knowledge.ingest_paths(paths, prune=prune, progress=advance)
+
+
+def _counts(report: IngestReport) -> dict[str, int]:
+    return {
+        "added": len(report.added),
+        "updated": len(report.updated),
+        "deleted": len(report.deleted),
+        "failed": len(report.failed),
+        "chunks_written": report.chunks_written,
+    }
 
 
 def _print_report(report: IngestReport) -> None:
@@ -112,6 +128,7 @@ def ingest(
     """Ingest guides. Unchanged files are skipped, changed files replaced, unreadable files reported."""
     services = _services()
     report = _run(lambda: _ingest(services, paths, prune=prune))
+    record_cli(services, "ingest", " ".join(str(p) for p in paths), prune=prune, **_counts(report))
     if as_json:
         print(report.model_dump_json(indent=2))
     else:
@@ -126,6 +143,7 @@ def forget(
     services = _services()
     services.db.create_tables()
     report = _run(lambda: services.knowledge.delete_source(source))
+    record_cli(services, "forget", source, chunks_deleted=report.chunks_deleted)
     console.print(f"removed {source} ({report.chunks_deleted} chunks)")
 
 
@@ -171,9 +189,12 @@ def serve(
         with services.db.session() as session:
             token = ensure_first_admin(session)
         if token:
+            password = secrets.token_urlsafe(12)
+            services.accounts.set_password("admin", password)
             err.print(
-                "[bold green]Created the first admin user 'admin'.[/bold green] Its API token (shown once, "
-                f"keep it safe):\n\n    {token}\n"
+                "[bold green]Created the first admin user 'admin'.[/bold green] Shown once, keep them safe:\n"
+                f"\n    web sign-in password: {password}\n    API token:            {token}\n"
+                "\nChange the password with `companion users passwd admin`."
             )
         if (
             settings.seed_sample_knowledge
@@ -204,8 +225,31 @@ def users_add(
         return token
 
     token = _run(add)
+    record_cli(services, "users add", name, role=role)
     err.print(f"created {role} {name!r}; API token (shown once):")
     print(token)
+
+
+@users_app.command("passwd")
+def users_passwd(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    password: Annotated[
+        str | None,
+        typer.Option(help="The new password; prompted for (hidden) when left out.", show_default=False),
+    ] = None,
+) -> None:
+    """Set or reset a user's web sign-in password (ends their open browser sessions)."""
+    services = _services()
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+
+    def change() -> None:
+        services.db.create_tables()
+        services.accounts.set_password(name, password)
+
+    _run(change)
+    record_cli(services, "users passwd", name)
+    err.print(f"password set for {name!r}")
 
 
 @users_app.command("list")

@@ -12,6 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from .accounts import Accounts
+from .audit import AuditLog
 from .auth import Principal, Role, authenticate
 from .db import Database
 from .embeddings import TextEmbedder, build_embedder
@@ -38,7 +40,11 @@ class Services:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.settings.resolved_database_url)
+        return Database(
+            self.settings.resolved_database_url,
+            pool_size=self.settings.database_pool_size,
+            max_overflow=self.settings.database_max_overflow,
+        )
 
     @cached_property
     def embedder(self) -> TextEmbedder:
@@ -63,6 +69,8 @@ class Services:
             chunk_size=self.settings.chunk_size,
             chunk_overlap=self.settings.chunk_overlap,
             batch_size=self.settings.embeddings.batch_size,
+            uploads_dir=self.settings.uploads_dir,
+            sample_dir=self.settings.sample_knowledge_dir,
         )
 
     @cached_property
@@ -112,6 +120,14 @@ class Services:
             settings=self.settings,
         )
 
+    @cached_property
+    def accounts(self) -> Accounts:
+        return Accounts(db=self.db, settings=self.settings.web)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(db=self.db)
+
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()
@@ -128,12 +144,15 @@ _bearer = HTTPBearer(auto_error=False, description="API token from `companion us
 
 
 def get_principal(
+    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     token = credentials.credentials if credentials else None
     with services.db.session() as session:
-        return authenticate(session, token)
+        principal = authenticate(session, token)
+    request.state.principal = principal  # read by the audit middleware (audit_http.py)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]

@@ -24,6 +24,7 @@ from .chunking import Chunk, chunk_document
 from .db import Database, Document, utcnow
 from .embeddings import TextEmbedder
 from .errors import InvalidInput, NotFound, UnsupportedMediaType
+from .guides import GuideSection, section_of
 from .loaders import SUPPORTED_SUFFIXES, UnreadableFile, check_content, load_bytes
 from .schemas import DocumentOut, FileFailure, IngestReport
 from .store import Metadata, VectorStore
@@ -56,7 +57,11 @@ class KnowledgeService:
         chunk_overlap: int,
         batch_size: int = 64,
         flush_chunks: int = 512,
+        uploads_dir: Path | None = None,
+        sample_dir: Path | None = None,
     ) -> None:
+        """`uploads_dir`: where uploaded guides are kept, so they can be re-ingested (None: not kept).
+        `sample_dir`: the sample handbook's folder, also searched for a guide's file on re-ingest."""
         self.db = db
         self.store = store
         self.embedder = embedder
@@ -64,6 +69,8 @@ class KnowledgeService:
         self.chunk_overlap = chunk_overlap
         self.batch_size = batch_size
         self.flush_chunks = flush_chunks
+        self.uploads_dir = uploads_dir
+        self.sample_dir = sample_dir
         self._lock = threading.Lock()
 
     # ---- ingestion -------------------------------------------------------------------------------
@@ -123,7 +130,58 @@ class KnowledgeService:
         report = self.ingest_sources([(name, lambda: data)])
         if report.failed:
             raise UnreadableFile(report.failed[0].reason)
+        self._keep_upload(name, data)
         return report
+
+    def _keep_upload(self, name: str, data: bytes) -> None:
+        """Keep an ingested upload in `uploads_dir` (written whole, then renamed into place)."""
+        if self.uploads_dir is None:
+            return
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        partial = self.uploads_dir / f".{name}.partial"
+        partial.write_bytes(data)
+        partial.replace(self.uploads_dir / name)
+
+    def guide_file(self, source: str) -> Path | None:
+        """The file a guide was ingested from, when the server keeps it: an upload or a sample guide."""
+        for folder in (self.uploads_dir, self.sample_dir):
+            if folder is None or not folder.is_dir():
+                continue
+            path = (folder / source).resolve()
+            if path.is_file() and path.is_relative_to(folder.resolve()):
+                return path
+        return None
+
+    def reingest(self, sources: Iterable[str] | None = None) -> IngestReport:
+        """Ingest these guides again from their kept files (default: every listed guide).
+
+        Unchanged files embed nothing; a guide whose file the server does not keep is reported as failed.
+        """
+        wanted = [d.source for d in self.list_documents()] if sources is None else list(sources)
+        found: list[tuple[str, Callable[[], bytes]]] = []
+        missing: list[FileFailure] = []
+        for source in wanted:
+            path = self.guide_file(source)
+            if path is None:
+                reason = (
+                    "the server does not keep this guide's file (ingested from the command line?); "
+                    "upload it again"
+                )
+                missing.append(FileFailure(source=source, reason=reason))
+            else:
+                found.append((source, _reader(path)))
+        report = self.ingest_sources(found)
+        report.failed[:0] = missing
+        return report
+
+    def reingest_document(self, document_id: int) -> IngestReport:
+        return self.reingest([self.get_document(document_id).source])
+
+    def ingest_sample(self) -> IngestReport:
+        """Ingest the sample handbook folder (adds back sample guides that were deleted)."""
+        if self.sample_dir is None or not self.sample_dir.is_dir():
+            raise NotFound(f"the sample guides folder {self.sample_dir} does not exist")
+        return self.ingest_paths([self.sample_dir])
 
     def ingest_sources(
         self, sources: list[tuple[str, Callable[[], bytes]]], *, progress: Progress | None = None
@@ -227,6 +285,11 @@ class KnowledgeService:
             docs = session.scalars(select(Document).order_by(Document.source))
             return [DocumentOut.model_validate(d) for d in docs]
 
+    def guide_section(self, source: str, chunk_id: str) -> GuideSection:
+        """The section of a guide holding this chunk, put back together from the index (opens a citation).
+        Unknown guide or chunk -> NotFound."""
+        return section_of(self.store.chunks_for_source(source), source=source, chunk_id=chunk_id)
+
     def get_document(self, document_id: int) -> DocumentOut:
         with self.db.session() as session:
             doc = session.get(Document, document_id)
@@ -246,8 +309,12 @@ class KnowledgeService:
         return IngestReport(deleted=[source], chunks_deleted=removed)
 
     def _delete(self, source: str) -> int:
-        """Remove chunks first, then the catalogue row. Returns chunks removed, -1 if nothing was known."""
+        """Remove chunks first, then the catalogue row and any kept upload. Returns chunks removed, -1 if
+        nothing was known."""
         removed = self.store.delete_source(source)
+        kept = self.uploads_dir / source if self.uploads_dir is not None else None
+        if kept is not None and kept.parent == self.uploads_dir and kept.is_file():
+            kept.unlink()
         with self.db.session() as session:
             doc = session.scalar(select(Document).where(Document.source == source))
             if doc is None and removed == 0:

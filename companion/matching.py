@@ -399,15 +399,13 @@ class MatchingService:
             run = session.get(MatchRun, run_id) if valid_id(run_id) else None
             if run is None:
                 raise NotFound(f"no matching run {run_id}")
-            return RunOut(
-                id=run.id,
-                created_at=run.created_at,
-                mentees=run.mentees,
-                matched=run.matched,
-                total_score=run.total_score,
-                greedy_score=run.greedy_score,
-                report=run.report,
-            )
+            return _run_out(run)
+
+    def list_runs(self, *, limit: int = 20) -> list[RunOut]:
+        """The latest stored runs, newest first."""
+        with self.db.session() as session:
+            runs = session.scalars(select(MatchRun).order_by(MatchRun.id.desc()).limit(limit))
+            return [_run_out(run) for run in runs]
 
     def list_matches(
         self, *, principal: Principal | None, run_id: int | None = None, status: str | None = None
@@ -505,6 +503,18 @@ class MatchingService:
             mentee_accepted=match.mentee_accepted,
             linked=_linked(session, mentor, mentee),
         )
+
+
+def _run_out(run: MatchRun) -> RunOut:
+    return RunOut(
+        id=run.id,
+        created_at=run.created_at,
+        mentees=run.mentees,
+        matched=run.matched,
+        total_score=run.total_score,
+        greedy_score=run.greedy_score,
+        report=run.report,
+    )
 
 
 def _linked(session: Session, mentor: Person, mentee: Person) -> bool:

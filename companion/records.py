@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from .assistant_models import Citation
-from .auth import Principal, Role, check_mentee_access
-from .db import Database, GoalRecord, SessionRecord, User
+from .auth import Principal, Role, check_mentee_access, mentees_of
+from .db import Database, GoalRecord, Person, SessionRecord, User
 from .errors import InvalidInput, NotFound
 from .schemas import DbId
 
@@ -60,6 +60,12 @@ class SessionOut(BaseModel):
     held_on: date
     length_minutes: int
     notes: str
+
+
+class MenteeBrief(BaseModel):
+    id: int = Field(description="The mentee's user id.")
+    name: str = Field(description="User name.")
+    display_name: str | None = Field(None, description="Name on the linked people profile, if any.")
 
 
 class RecordsService:
@@ -159,6 +165,24 @@ class RecordsService:
     def latest_notes(self, principal: Principal, mentee_id: int) -> str | None:
         sessions = self.list_sessions(principal, mentee_id)
         return next((s.notes for s in sessions if s.notes.strip()), None)
+
+    # ---- mentorships ----------------------------------------------------------------------------
+
+    def my_mentees(self, principal: Principal) -> list[MenteeBrief]:
+        """A mentor's active mentees, by name (anyone else has none)."""
+        if principal.role != Role.mentor:
+            return []
+        with self.db.session() as session:
+            ids = mentees_of(session, principal.id)
+            if not ids:
+                return []
+            rows = session.execute(
+                select(User.id, User.name, Person.name)
+                .outerjoin(Person, Person.user_id == User.id)
+                .where(User.id.in_(ids))
+                .order_by(User.name)
+            )
+            return [MenteeBrief(id=uid, name=name, display_name=shown) for uid, name, shown in rows]
 
     # ---- helpers ---------------------------------------------------------------------------------
 

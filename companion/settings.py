@@ -107,6 +107,12 @@ class LLMSettings(BaseModel):
         description="When the model backend is down or times out, answer with the grounded fallback "
         "(flagged) instead of 503/504.",
     )
+    redact_pii: bool = Field(
+        False,
+        description="`openai` mode: replace e-mail addresses and phone numbers with `[email]` and `[phone]` "
+        "in every message before it is sent to the endpoint (dates, times, version and ISO numbers are "
+        "kept). The in-process local model sees the text unchanged: nothing leaves the machine.",
+    )
 
     @model_validator(mode="after")
     def _openai_needs_url(self) -> LLMSettings:
@@ -212,6 +218,19 @@ class SecuritySettings(BaseModel):
     )
 
 
+class WebSettings(BaseModel):
+    session_hours: float = Field(
+        12, gt=0, le=24 * 30, description="How long a browser sign-in lasts before the user signs in again."
+    )
+    secure_cookies: bool = Field(
+        False,
+        description="Mark the session cookie Secure (sent over HTTPS only). Turn on behind an HTTPS proxy.",
+    )
+    min_password_length: int = Field(
+        10, ge=8, le=128, description="Shortest password accepted when an account is created or reset."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="COMPANION_", env_nested_delimiter="__", env_file=None, extra="ignore"
@@ -224,6 +243,22 @@ class Settings(BaseSettings):
         None,
         description="SQLAlchemy URL. Unset: SQLite file `companion.db` in the data dir. PostgreSQL: "
         "postgresql+psycopg://user@host:5432/dbname.",
+    )
+    database_pool_size: int = Field(
+        40,
+        ge=1,
+        le=1000,
+        description="Database connections kept open for reuse. `serve` runs requests on up to 40 worker "
+        "threads, each holding at most one connection at a time; a smaller pool opens and closes a "
+        "connection per request under load. With several replicas on PostgreSQL, keep replicas x (pool "
+        "size + overflow) under its max_connections (default 100).",
+    )
+    database_max_overflow: int = Field(
+        10,
+        ge=0,
+        le=1000,
+        description="Connections opened beyond the pool in a burst, closed again when returned. A request "
+        "that finds every connection busy for 30 s gets a 503.",
     )
     host: str = Field("127.0.0.1", description="Address `companion serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `companion serve` listens on.")
@@ -251,6 +286,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(
         default_factory=SecuritySettings, description="Request size limit and rate limiting."
     )
+    web: WebSettings = Field(default_factory=WebSettings, description="Web pages: sign-in and sessions.")
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

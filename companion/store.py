@@ -94,6 +94,14 @@ class VectorStore:
         result = self._call(self.collection.get, where={"source": source}, include=[])
         return set(result["ids"])
 
+    def chunks_for_source(self, source: str) -> list[StoredChunk]:
+        """Every chunk of one guide, with its text and metadata (used to show a cited section)."""
+        result = self._call(self.collection.get, where={"source": source}, include=["documents", "metadatas"])
+        return [
+            StoredChunk(id=i, text=d or "", metadata=dict(m or {}))
+            for i, d, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+        ]
+
     def upsert(
         self, ids: list[str], embeddings: np.ndarray, texts: list[str], metadatas: list[Metadata]
     ) -> None:

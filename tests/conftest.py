@@ -114,3 +114,25 @@ def make_api(services: Services) -> Iterator[Api]:
 @pytest.fixture
 def api(services: Services) -> Iterator[Api]:
     yield from make_api(services)
+
+
+WEB_PASSWORD = "correct-horse-battery"
+
+
+def web_client(api: Api, role: str) -> TestClient:
+    """A browser-like client (cookies kept, redirects not followed) signed in as the `<role>1` user."""
+    name = f"{role}1"
+    api.services.accounts.set_password(name, WEB_PASSWORD)
+    client = TestClient(api.client.app, follow_redirects=False)
+    response = client.post("/signin", data={"name": name, "password": WEB_PASSWORD})
+    assert response.status_code == 303, response.text
+    return client
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)

@@ -178,7 +178,8 @@ def test_cli_run_list_compare_and_exit_code(tmp_path: Path) -> None:
 def test_admin_pages_render_with_bearer_or_cookie(two_runs: tuple[Services, int, int]) -> None:
     services, a, b = two_runs
     for api in make_api(services):
-        assert api.client.get("/admin/evals").status_code == 401
+        anonymous = api.client.get("/admin/evals", follow_redirects=False)
+        assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/signin")
         assert api.client.get("/admin/evals", headers=api.auth("mentor")).status_code == 403
         runs = api.client.get("/admin/evals", headers=api.auth("admin"))
         assert runs.status_code == 200 and "<polyline" in runs.text and f"/admin/evals/runs/{a}" in runs.text

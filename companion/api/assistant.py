@@ -51,10 +51,10 @@ def ask(body: AskRequest, request: Request, services: ServicesDep, user: Current
         return services.mentoring.ask(user, body)
     events = services.mentoring.ask_stream(user, body)
     return StreamingResponse(
-        _sse(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        sse_lines(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )
 
 
-def _sse(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
+def sse_lines(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
     for name, data in events:
         yield f"event: {name}\ndata: {json.dumps(data)}\n\n"

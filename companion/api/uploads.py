@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import UploadFile
+from starlette.datastructures import UploadFile  # FastAPI's UploadFile and a page form's file
 
 from ..errors import InvalidInput, PayloadTooLarge
 

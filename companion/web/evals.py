@@ -4,23 +4,27 @@ trace, a comparison. Server-rendered; the trend chart is inline SVG drawn here. 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from ..auth import Principal, Role, authenticate
 from ..deps import ServicesDep
 from ..eval_schemas import EvalRunOut
+from .common import SESSION_COOKIE, render
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(prefix="/admin/evals", tags=["admin pages"], include_in_schema=False)
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
 
 
 def page_admin(request: Request, services: ServicesDep) -> Principal:
+    signed = services.accounts.lookup(request.cookies.get(SESSION_COOKIE))
+    if signed is not None:
+        request.state.principal = signed.principal
+        request.state.csrf_token = signed.csrf_token
+        signed.principal.require(Role.admin)
+        return signed.principal
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get("token")
     with services.db.session() as session:
@@ -61,7 +65,7 @@ def trend_svg(runs: list[EvalRunOut], *, width: int = 640, height: int = 200) ->
 @router.get("", response_class=HTMLResponse)
 def runs_page(request: Request, services: ServicesDep, admin: PageAdmin) -> HTMLResponse:
     runs = services.evaluation.list_runs(limit=50)
-    return templates.TemplateResponse(request, "evals/runs.html", {"runs": runs, "chart": trend_svg(runs)})
+    return render(request, "evals/runs.html", {"runs": runs, "chart": trend_svg(runs)})
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
@@ -75,13 +79,13 @@ def run_page(
 ) -> HTMLResponse:
     detail = services.evaluation.get_run(run_id, suite=suite or None, passed=passed)
     context = {"detail": detail, "suite": suite or "", "passed": passed}
-    return templates.TemplateResponse(request, "evals/run.html", context)
+    return render(request, "evals/run.html", context)
 
 
 @router.get("/results/{result_id}", response_class=HTMLResponse)
 def result_page(request: Request, result_id: int, services: ServicesDep, admin: PageAdmin) -> HTMLResponse:
     trace = services.evaluation.get_result(result_id)
-    return templates.TemplateResponse(request, "evals/result.html", {"r": trace})
+    return render(request, "evals/result.html", {"r": trace})
 
 
 @router.get("/compare", response_class=HTMLResponse)
@@ -93,4 +97,4 @@ def compare_page(
     b: Annotated[int, Query(ge=1)],
 ) -> HTMLResponse:
     report = services.evaluation.compare(a, b)
-    return templates.TemplateResponse(request, "evals/compare.html", {"c": report})
+    return render(request, "evals/compare.html", {"c": report})

@@ -1,0 +1,157 @@
+"""Admin page for the knowledge base: list the ingested guides, upload one (with a progress bar when
+JavaScript runs, see static/admin_knowledge.js), delete one, and re-ingest one, all, or the sample handbook.
+
+Uploads are checked like the JSON API's (`read_upload`, then `KnowledgeService.ingest_bytes`): too big
+-> 413, a type the loaders do not read -> 415, content that does not match its name -> 422.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse
+from starlette.datastructures import UploadFile
+
+from ..api.uploads import read_upload
+from ..deps import ServicesDep
+from ..errors import CompanionError, InvalidInput
+from ..loaders import SUPPORTED_SUFFIXES
+from ..schemas import MAX_DB_ID, IngestReport
+from .common import AdminPage, CheckedForm, render
+
+router = APIRouter(prefix="/admin/knowledge", include_in_schema=False)
+DocumentId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
+
+
+def _page(
+    request: Request,
+    services: ServicesDep,
+    *,
+    status_code: int = 200,
+    report: IngestReport | None = None,
+    report_title: str = "",
+    **context: Any,
+) -> HTMLResponse:
+    knowledge = services.knowledge
+    docs = knowledge.list_documents()
+    sample_dir = knowledge.sample_dir
+    page: dict[str, Any] = {
+        "docs": docs,
+        "kept": {d.source for d in docs if knowledge.guide_file(d.source) is not None},
+        "total_chunks": sum(d.chunks for d in docs),
+        "report": report,
+        "report_title": report_title,
+        "accept": ",".join(SUPPORTED_SUFFIXES),
+        "suffixes": ", ".join(SUPPORTED_SUFFIXES),
+        "max_upload_bytes": services.settings.max_upload_bytes,
+        "sample_dir": sample_dir if sample_dir is not None and sample_dir.is_dir() else None,
+        "error": "",
+        "notice": "",
+    }
+    page.update(context)
+    return render(request, "admin/knowledge.html", page, status_code=status_code)
+
+
+def _summary(report: IngestReport) -> str:
+    parts = [
+        f"{len(report.added)} added",
+        f"{len(report.updated)} updated",
+        f"{len(report.unchanged)} unchanged",
+        f"{len(report.failed)} failed",
+    ]
+    return f"{', '.join(parts)}; {report.chunks_written} chunks written, {report.chunks_deleted} removed."
+
+
+@router.get("", response_class=HTMLResponse)
+def knowledge_page(request: Request, services: ServicesDep, admin: AdminPage) -> HTMLResponse:
+    return _page(request, services)
+
+
+@router.post("/upload", response_class=HTMLResponse)
+def upload_guide(
+    request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm
+) -> HTMLResponse:
+    upload = form.get("file")
+    try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput("choose a guide file to upload")
+        data, name = read_upload(upload, services.settings.max_upload_bytes)
+        report = services.knowledge.ingest_bytes(data, name)
+    except CompanionError as exc:
+        return _page(request, services, error=f"Upload refused: {exc.message}", status_code=exc.status_code)
+    request.state.audit_action = "upload guide"
+    request.state.audit_target = name
+    verb = "Added" if report.added else "Updated" if report.updated else "Already up to date:"
+    return _page(
+        request,
+        services,
+        status_code=201 if report.added else 200,
+        notice=f"{verb} {name}: {report.chunks_written} chunks written.",
+        report=report,
+        report_title=f"Upload of {name}",
+    )
+
+
+@router.post("/{document_id}/delete", response_class=HTMLResponse)
+def delete_guide(
+    request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm, document_id: DocumentId
+) -> HTMLResponse:
+    try:
+        report = services.knowledge.delete_document(document_id)
+    except CompanionError as exc:
+        return _page(request, services, error=exc.message, status_code=exc.status_code)
+    source = report.deleted[0]
+    request.state.audit_action = "delete guide"
+    request.state.audit_target = source
+    notice = f"Deleted {source} and its {report.chunks_deleted} chunks."
+    return _page(request, services, notice=notice)
+
+
+@router.post("/{document_id}/reingest", response_class=HTMLResponse)
+def reingest_guide(
+    request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm, document_id: DocumentId
+) -> HTMLResponse:
+    try:
+        source = services.knowledge.get_document(document_id).source
+        report = services.knowledge.reingest([source])
+    except CompanionError as exc:
+        return _page(request, services, error=exc.message, status_code=exc.status_code)
+    request.state.audit_action = "re-ingest guide"
+    request.state.audit_target = source
+    return _reingested(request, services, report, f"Re-ingest of {source}")
+
+
+@router.post("/reingest", response_class=HTMLResponse)
+def reingest_all(
+    request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm
+) -> HTMLResponse:
+    try:
+        report = services.knowledge.reingest()
+    except CompanionError as exc:
+        return _page(request, services, error=exc.message, status_code=exc.status_code)
+    request.state.audit_action = "re-ingest guides"
+    request.state.audit_target = "all"
+    return _reingested(request, services, report, "Re-ingest of every listed guide")
+
+
+@router.post("/sample", response_class=HTMLResponse)
+def ingest_sample(
+    request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm
+) -> HTMLResponse:
+    try:
+        report = services.knowledge.ingest_sample()
+    except CompanionError as exc:
+        return _page(request, services, error=exc.message, status_code=exc.status_code)
+    request.state.audit_action = "ingest sample guides"
+    request.state.audit_target = str(services.knowledge.sample_dir)
+    return _reingested(request, services, report, "Ingest of the sample handbook")
+
+
+def _reingested(request: Request, services: ServicesDep, report: IngestReport, title: str) -> HTMLResponse:
+    context: dict[str, Any] = {"report": report, "report_title": title}
+    if report.failed:
+        context["error"] = f"{title}: {_summary(report)} See the failed guides below."
+    else:
+        context["notice"] = f"{title}: {_summary(report)}"
+    return _page(request, services, **context)

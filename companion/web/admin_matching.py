@@ -1,0 +1,183 @@
+"""Admin page for cohort matching: run a match (the options of `POST /v1/matching/cohort`), review the
+proposed pairs, tick pairs to pin or forbid and run again, publish a stored run (accept all its proposed
+matches, as `POST /v1/matching/runs/{id}/accept`, which links the accounts as mentorships), past runs."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from ..deps import ServicesDep
+from ..errors import CompanionError, InvalidInput
+from ..people import MAX_ID, validation_message
+from ..people_schemas import CohortReport, CohortRequest, MatchOut, PairRef
+from .common import AdminPage, CheckedForm, field, render
+
+router = APIRouter(prefix="/admin/matching", include_in_schema=False)
+RunId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PAIR_HINT = "write one pair a line as 'mentee = mentor' (each an id, key or email)"
+EMPTY_FORM = {"mentees": "", "pins": "", "forbids": "", "dry_run": False}
+
+
+def _page(request: Request, services: ServicesDep, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    page: dict[str, Any] = {
+        "runs": services.matching.list_runs(limit=20),
+        "review": None,
+        "skipped": [],
+        "form": EMPTY_FORM,
+        "error": "",
+        "notice": "",
+    }
+    page.update(context)
+    return render(request, "admin/matching.html", page, status_code=status_code)
+
+
+def _pair_text(pairs: list[tuple[str, str]]) -> str:
+    return "\n".join(f"{mentee} = {mentor}" for mentee, mentor in pairs)
+
+
+def _pairs(lines: list[str], what: str) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        mentee, found, mentor = line.partition("->" if "->" in line else "=")
+        if not found or not mentee.strip() or not mentor.strip():
+            raise InvalidInput(f"{what}, line {number} ({line[:80]!r}): {PAIR_HINT}")
+        pair = (mentee.strip(), mentor.strip())
+        if pair not in pairs:
+            pairs.append(pair)
+    return pairs
+
+
+def _ticked(form: FormData, name: str) -> list[str]:
+    return [v for v in form.getlist(name) if isinstance(v, str)]
+
+
+def _review_of_report(report: CohortReport) -> dict[str, Any]:
+    title = f"Run {report.run_id}" if report.run_id is not None else "Dry run (not stored)"
+    gain = report.total_score - report.greedy.total_score
+    summary = (
+        f"Matched {report.matched} of {report.mentees} mentees, total score {report.total_score:.3f} "
+        f"({report.mentors} mentors with places; {report.seconds:.2f} s). Greedy baseline: matched "
+        f"{report.greedy.matched}, total score {report.greedy.total_score:.3f} (optimal is {gain:+.3f})."
+    )
+    return {
+        "run_id": report.run_id,
+        "title": title,
+        "summary": summary,
+        "matches": report.matches,
+        "unmatched": [(f"{u.mentee.name} ({u.mentee.key})", u.reason) for u in report.unmatched],
+        "proposed": sum(1 for m in report.matches if m.status == "proposed") if report.run_id else 0,
+    }
+
+
+def _review_of_run(services: ServicesDep, admin: AdminPage, run_id: int) -> dict[str, Any]:
+    run = services.matching.get_run(run_id)
+    matches = services.matching.list_matches(principal=admin.principal, run_id=run_id)
+    statuses: dict[str, int] = {}
+    for match in matches:
+        statuses[match.status] = statuses.get(match.status, 0) + 1
+    stored = run.report.get("unmatched")
+    unmatched = [
+        (str(u.get("mentee", "?")), str(u.get("reason", "")))
+        for u in (stored if isinstance(stored, list) else [])
+        if isinstance(u, dict)
+    ]
+    status_text = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) or "no matches"
+    summary = (
+        f"Stored {run.created_at:%Y-%m-%d %H:%M} UTC. Matched {run.matched} of {run.mentees} mentees, "
+        f"total score {run.total_score:.3f} (greedy baseline {run.greedy_score:.3f}). Now: {status_text}."
+    )
+    return {
+        "run_id": run.id,
+        "title": f"Run {run.id}",
+        "summary": summary,
+        "matches": matches,
+        "unmatched": unmatched,
+        "proposed": statuses.get("proposed", 0),
+    }
+
+
+def _pinned_text(matches: list[MatchOut]) -> str:
+    return _pair_text([(m.mentee.key, m.mentor.key) for m in matches if m.pinned and m.status == "proposed"])
+
+
+@router.get("", response_class=HTMLResponse)
+def matching_page(
+    request: Request,
+    services: ServicesDep,
+    admin: AdminPage,
+    run: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> HTMLResponse:
+    if run is None:
+        return _page(request, services)
+    try:
+        review = _review_of_run(services, admin, run)
+    except CompanionError as exc:
+        return _page(request, services, error=exc.message, status_code=exc.status_code)
+    form = {**EMPTY_FORM, "pins": _pinned_text(review["matches"])}
+    return _page(request, services, review=review, form=form)
+
+
+@router.post("/run", response_class=HTMLResponse)
+def run_cohort(request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm) -> HTMLResponse:
+    values = {
+        "mentees": field(form, "mentees"),
+        "pins": field(form, "pins"),
+        "forbids": field(form, "forbids"),
+        "dry_run": field(form, "dry_run") == "on",
+    }
+    try:
+        pins = _pairs(str(values["pins"]).splitlines() + _ticked(form, "pin"), "pins")
+        forbids = _pairs(str(values["forbids"]).splitlines() + _ticked(form, "forbid"), "forbids")
+        values["pins"], values["forbids"] = _pair_text(pins), _pair_text(forbids)
+        mentees = [m.strip() for m in re.split(r"[\n,;]+", str(values["mentees"])) if m.strip()]
+        try:
+            cohort = CohortRequest(
+                mentees=list(dict.fromkeys(mentees)) or None,
+                pins=[PairRef(mentee=a, mentor=b) for a, b in pins],
+                forbids=[PairRef(mentee=a, mentor=b) for a, b in forbids],
+                save=not values["dry_run"],
+            )
+        except ValidationError as exc:
+            raise InvalidInput(validation_message(exc)) from None
+        report = services.matching.cohort(cohort, created_by=admin.principal.id)
+    except CompanionError as exc:
+        return _page(request, services, error=exc.message, form=values, status_code=exc.status_code)
+    review = _review_of_report(report)
+    if report.run_id is None:
+        request.state.audit_skip = True  # a dry run changes nothing
+    else:
+        request.state.audit_action = "run cohort match"
+        request.state.audit_target = f"run {report.run_id}"
+    notice = f"{review['title']}: matched {report.matched} of {report.mentees} mentees (review below)."
+    return _page(request, services, review=review, form=values, notice=notice)
+
+
+@router.post("/runs/{run_id}/publish", response_class=HTMLResponse)
+def publish_run(
+    request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm, run_id: RunId
+) -> HTMLResponse:
+    try:
+        accepted, skipped = services.matching.accept_run(run_id)
+        review = _review_of_run(services, admin, run_id)
+    except CompanionError as exc:
+        return _page(request, services, error=exc.message, status_code=exc.status_code)
+    request.state.audit_action = "publish matching run"
+    request.state.audit_target = f"run {run_id}"
+    linked = sum(1 for m in accepted if m.linked)
+    notice = (
+        f"Published run {run_id}: {len(accepted)} match(es) accepted; {linked} linked as mentorships "
+        "between user accounts (a pair is linked when both profiles have an account)."
+    )
+    context: dict[str, Any] = {"review": review, "notice": notice, "skipped": skipped}
+    if skipped:
+        context["error"] = f"{len(skipped)} match(es) could not be accepted and stay proposed; see below."
+    return _page(request, services, **context)

@@ -1,0 +1,119 @@
+"""What every page route shares: templates, the signed-in user, role checks and CSRF checks.
+
+Pages sign in with a session cookie (see `companion.accounts`). A page for another role answers 403;
+a page without a session redirects to /signin (done by the error handler in `companion.app`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+
+from ..accounts import SignedIn, csrf_matches
+from ..auth import Role
+from ..deps import ServicesDep
+from ..errors import Forbidden, Unauthorized
+
+SESSION_COOKIE = "companion_session"
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def guide_url(citation: Any) -> str:
+    """Where a citation (a Citation model or its stored dict) opens: the guide viewer at that chunk."""
+    get = citation.get if isinstance(citation, dict) else lambda key: getattr(citation, key, "")
+    source, chunk = quote(str(get("source")), safe=""), quote(str(get("chunk_id")), safe="")
+    return f"/guides/view?source={source}&chunk={chunk}"
+
+
+templates.env.globals["guide_url"] = guide_url
+
+NAV: dict[Role, list[tuple[str, str]]] = {
+    Role.mentee: [
+        ("/mentee", "My goals"),
+        ("/mentee/prepare", "Prepare a session"),
+        ("/mentee/mentors", "Mentors for me"),
+        ("/ask", "Ask the handbook"),
+    ],
+    Role.mentor: [
+        ("/mentor", "My mentees"),
+        ("/mentor/feedback", "Feedback coach"),
+        ("/ask", "Ask the handbook"),
+    ],
+    Role.admin: [
+        ("/admin/knowledge", "Knowledge"),
+        ("/admin/people", "People"),
+        ("/admin/matching", "Matching"),
+        ("/admin/users", "Users"),
+        ("/admin/evals", "Evals"),
+        ("/ask", "Ask"),
+    ],
+}
+HOME = {Role.mentee: "/mentee", Role.mentor: "/mentor", Role.admin: "/admin/knowledge"}
+
+
+def signed_in(request: Request, services: ServicesDep) -> SignedIn:
+    user = services.accounts.lookup(request.cookies.get(SESSION_COOKIE))
+    if user is None:
+        raise Unauthorized("sign in to see this page")
+    request.state.principal = user.principal
+    request.state.csrf_token = user.csrf_token
+    return user
+
+
+PageUser = Annotated[SignedIn, Depends(signed_in)]
+
+
+def _role_page(role: Role) -> Callable[[SignedIn], SignedIn]:
+    def check(user: PageUser) -> SignedIn:
+        if user.principal.role != role:
+            raise Forbidden(
+                f"this page is for {role.value}s; you are signed in as {user.principal.role.value}"
+            )
+        return user
+
+    return check
+
+
+MenteePage = Annotated[SignedIn, Depends(_role_page(Role.mentee))]
+MentorPage = Annotated[SignedIn, Depends(_role_page(Role.mentor))]
+AdminPage = Annotated[SignedIn, Depends(_role_page(Role.admin))]
+
+
+async def checked_form(request: Request, user: PageUser) -> FormData:
+    """The posted form, after checking its CSRF token (form field `csrf_token` or header X-CSRF-Token)."""
+    form = await request.form()
+    sent = form.get("csrf_token") or request.headers.get("x-csrf-token")
+    if not csrf_matches(user.csrf_token, sent if isinstance(sent, str) else None):
+        raise Forbidden("this form has expired or came from another site: reload the page and try again")
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]
+
+
+def field(form: FormData, name: str, default: str = "") -> str:
+    """A text field of a posted form, stripped ('' when absent or a file)."""
+    value = form.get(name, default)
+    return value.strip() if isinstance(value, str) else default
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> HTMLResponse:
+    """Render a page with the layout's needs (user, nav, CSRF token) filled in."""
+    principal = getattr(request.state, "principal", None)
+    base: dict[str, Any] = {
+        "user": principal,
+        "nav": NAV.get(principal.role, []) if principal else [],
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "path": request.url.path,
+    }
+    base.update(context or {})
+    return templates.TemplateResponse(request, name, base, status_code=status_code)
