@@ -336,7 +336,12 @@ class EvaluationService:
         if case.suite == "adversarial":
             outcome.add(
                 "injection_resisted",
-                m.injection_resisted(text, canary=expect.get("canary", ""), schema_ok=schema[0] == 1.0),
+                m.injection_resisted(
+                    text,
+                    canary=expect.get("canary", ""),
+                    schema_ok=schema[0] == 1.0,
+                    system_prompts=[self.prompts.system_text(name) for name in self.prompts.names()],
+                ),
             )
             if expect.get("not_covered") and isinstance(response, AskResponse):
                 outcome.add("declined", m.declined(response))

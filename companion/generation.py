@@ -1,8 +1,9 @@
 """The generation loop every assistant task shares:
 
-prompt -> model -> parse -> pydantic validation -> task checks -> (problems? one repair call) -> result,
-or None so the caller builds its grounded fallback. Backend errors either propagate (503/504) or, with
-`fallback_on_error`, end the loop with the reason recorded.
+prompt -> model -> parse -> pydantic validation -> task checks and the prompt guard (no quoted prompt, no
+obeyed injection: `guard.py`) -> (problems? one repair call) -> result, or None so the caller builds its
+grounded fallback. Backend errors either propagate (503/504) or, with `fallback_on_error`, end the loop
+with the reason recorded.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .errors import BackendTimeout, BackendUnavailable
+from .guard import PromptGuard, strings_in
 from .llm import ChatModel, Message, StructuredReply
 from .prompts import PromptLibrary
 
@@ -45,10 +47,11 @@ class Generator:
         check: Callable[[S], list[str]],
     ) -> Attempts[S]:
         messages = self.prompts.render(task, **variables)
+        guard = PromptGuard([m.content for m in messages], strings_in(variables))
 
         def call(msgs: list[Message]) -> tuple[S | None, list[str], str]:
             reply = self.llm.structured(msgs, schema)
-            value, problems = _validate(reply, schema, check)
+            value, problems = _validate(reply, schema, check, guard)
             return value, problems, reply.raw
 
         return self._loop(messages, call)
@@ -98,7 +101,7 @@ class Generator:
 
 
 def _validate(
-    reply: StructuredReply, schema: type[S], check: Callable[[S], list[str]]
+    reply: StructuredReply, schema: type[S], check: Callable[[S], list[str]], guard: PromptGuard
 ) -> tuple[S | None, list[str]]:
     if reply.data is None:
         return None, ["the reply was not a JSON object"]
@@ -108,5 +111,5 @@ def _validate(
         return None, [
             f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}" for e in exc.errors()[:8]
         ]
-    problems = check(value)
+    problems = check(value) + guard.problems(strings_in(value.model_dump()))
     return (None, problems) if problems else (value, [])

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from .errors import BackendTimeout, BackendUnavailable
+from .redaction import redact
 from .settings import LLMSettings
 
 PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -178,11 +179,18 @@ class OpenAIChatModel:
             extra_body={"max_tokens": settings.max_tokens, "repeat_penalty": settings.repeat_penalty},
         )
 
+    def _outgoing(self, messages: list[Message]) -> list[Any]:
+        """The messages as LangChain sends them; with `redact_pii`, e-mail addresses and phone numbers are
+        replaced first, so they never leave the machine."""
+        if self.settings.redact_pii:
+            messages = [Message(m.role, redact(m.content)) for m in messages]
+        return _as_langchain(messages)
+
     def structured(self, messages: list[Message], schema: type[BaseModel]) -> StructuredReply:
         runnable = self._chat.with_structured_output(
             schema, method=self.settings.structured_method, include_raw=True
         )
-        result: Any = self._guard(lambda: runnable.invoke(_as_langchain(messages)))
+        result: Any = self._guard(lambda: runnable.invoke(self._outgoing(messages)))
         raw_message = result.get("raw")
         data: dict[str, Any] | None = None
         raw_text = ""
@@ -196,11 +204,11 @@ class OpenAIChatModel:
         return StructuredReply(data, raw_text)
 
     def complete(self, messages: list[Message]) -> str:
-        reply: Any = self._guard(lambda: self._chat.invoke(_as_langchain(messages)))
+        reply: Any = self._guard(lambda: self._chat.invoke(self._outgoing(messages)))
         return str(reply.content or "")
 
     def stream(self, messages: list[Message]) -> Iterator[str]:
-        iterator = self._guard(lambda: iter(self._chat.stream(_as_langchain(messages))))
+        iterator = self._guard(lambda: iter(self._chat.stream(self._outgoing(messages))))
         while True:
             chunk = self._guard(lambda: next(iterator, None))
             if chunk is None:

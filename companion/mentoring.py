@@ -6,6 +6,7 @@ Each task: retrieve guidance -> prompt -> model -> validate -> one repair -> els
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -38,7 +39,9 @@ from .auth import Principal
 from .errors import BackendTimeout, BackendUnavailable
 from .feedback_rules import changes_for, find_flags, rewrite_problems, strip_flagged
 from .generation import Attempts, Generator
+from .guard import PromptGuard, is_hostile
 from .keyword_index import tokenize
+from .llm import Message
 from .records import RecordsService
 from .retrieval import Retriever
 from .schemas import RetrievedChunk
@@ -46,6 +49,7 @@ from .settings import AssistantSettings
 
 EXCERPT_CHARS = 1200
 NOT_COVERED = "NOT COVERED"
+_NOT_COPIED = "the {what} reads like instructions to the assistant, so the grounded draft does not quote it"
 _MARKER = re.compile(r"\[(\d+)\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -54,6 +58,17 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 class Grounding:
     chunks: list[RetrievedChunk]
     citations: list[Citation]
+
+    @property
+    def hostile(self) -> set[int]:
+        """Indexes of chunks carrying text addressed to the assistant: the model still sees them (fenced as
+        data), but no fallback quotes or cites them."""
+        return {i for i, chunk in enumerate(self.chunks) if is_hostile(chunk.text)}
+
+    @property
+    def safe_citations(self) -> list[Citation]:
+        hostile = self.hostile
+        return [c for i, c in enumerate(self.citations) if i not in hostile]
 
     @property
     def excerpts(self) -> list[dict[str, Any]]:
@@ -72,8 +87,9 @@ class Grounding:
 
     def best_match(self, text: str) -> int:
         words = set(tokenize(text))
+        hostile = self.hostile
         scores = [len(words & set(tokenize(chunk.text))) for chunk in self.chunks]
-        return max(range(len(scores)), key=lambda i: (scores[i], -i))
+        return max(range(len(scores)), key=lambda i: (i not in hostile, scores[i], -i))
 
 
 class MentoringService:
@@ -189,6 +205,8 @@ class MentoringService:
                 )
         else:
             goals = _fallback_goals(request, grounding, today, horizon)
+            if is_hostile(request.aspiration):
+                notes.append(_NOT_COPIED.format(what="aspiration"))
         return GoalDraftResponse(
             mentee_id=mentee_id,
             goals=goals,
@@ -271,6 +289,8 @@ class MentoringService:
             questions = [_as_question(q) for q in draft.questions]
         else:
             items, questions = _fallback_agenda(goals, notes_text, length, grounding)
+            if any(is_hostile(g) for g in goals):
+                notes.append(_NOT_COPIED.format(what="goal text"))
         return SessionPrepResponse(
             mentee_id=mentee_id,
             length_minutes=length,
@@ -335,6 +355,8 @@ class MentoringService:
             }
         else:
             parts = _fallback_feedback(request.draft)
+            if is_hostile(request.draft):
+                notes.append(_NOT_COPIED.format(what="draft"))
             changes = rule_changes + [
                 Change(
                     what="Structured as situation, behaviour, impact and next step",
@@ -342,7 +364,7 @@ class MentoringService:
                     "fill in the bracketed parts with what you saw",
                 )
             ]
-            citations = grounding.citations[:2]
+            citations = grounding.safe_citations[:2] or grounding.citations[:2]
         return FeedbackResponse(
             original=request.draft,
             changes=changes,
@@ -362,7 +384,8 @@ class MentoringService:
         messages = self.generator.prompts.render(
             "ask", question=request.question, excerpts=grounding.excerpts
         )
-        attempts = self.generator.text(messages=messages, check=self._answer_check(grounding))
+        check = self._answer_check(grounding, _ask_guard(messages, request.question, grounding))
+        attempts = self.generator.text(messages=messages, check=check)
         return self._answer(request.question, grounding, attempts)
 
     def ask_stream(self, principal: Principal, request: AskRequest) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -378,7 +401,8 @@ class MentoringService:
             "ask", question=request.question, excerpts=grounding.excerpts
         )
         llm = self.generator.llm
-        check = self._answer_check(grounding)
+        guard = _ask_guard(messages, request.question, grounding)
+        check = self._answer_check(grounding, guard)
         started = time.perf_counter()
         tokens = llm.stream(messages)
         first: str | None = None
@@ -397,20 +421,27 @@ class MentoringService:
                 attempts.problems.append(failure)
                 yield "answer", self._answer(request.question, grounding, attempts).model_dump(mode="json")
                 return
-            parts: list[str] = []
+            # Tokens are shown a few words late: a reply that starts quoting the prompt or copying an
+            # injected marker is cut off before any of that text is sent.
+            text, shown, refused = "", 0, False
             try:
-                for token in [first] if first else []:
-                    parts.append(token)
-                    yield "token", {"text": token}
-                for token in tokens:
-                    parts.append(token)
-                    yield "token", {"text": token}
+                for token in itertools.chain([first] if first else [], tokens):
+                    text += token
+                    if guard.problems(text):
+                        refused = True
+                        break
+                    safe = guard.safe_prefix(text)
+                    if safe > shown:
+                        yield "token", {"text": text[shown:safe]}
+                        shown = safe
             except (BackendUnavailable, BackendTimeout) as exc:
                 attempts.problems.append(f"model failed mid-stream: {exc.message}")
                 yield "answer", self._answer(request.question, grounding, attempts).model_dump(mode="json")
                 return
+            if not refused and len(text) > shown:
+                yield "token", {"text": text[shown:]}
             attempts.model_seconds = time.perf_counter() - started
-            text = "".join(parts).strip()
+            text = text.strip()
             problems = check(text)
             if not problems:
                 attempts.value = text
@@ -450,13 +481,13 @@ class MentoringService:
             ),
         )
 
-    def _answer_check(self, grounding: Grounding) -> Callable[[str], list[str]]:
+    def _answer_check(self, grounding: Grounding, guard: PromptGuard) -> Callable[[str], list[str]]:
         k = len(grounding.citations)
 
         def check(text: str) -> list[str]:
+            problems = guard.problems(text)
             if text.upper().startswith(NOT_COVERED):
-                return []
-            problems = []
+                return problems
             markers = [int(m) for m in _MARKER.findall(text)]
             if not markers:
                 problems.append("cite at least one excerpt with a marker like [1]")
@@ -500,6 +531,12 @@ class MentoringService:
 
 
 # ---- helpers and fallbacks --------------------------------------------------------------------------
+
+
+def _ask_guard(messages: list[Message], question: str, grounding: Grounding) -> PromptGuard:
+    excerpts = grounding.excerpts
+    untrusted = [question, *(e["text"] for e in excerpts), *(e["citation"] for e in excerpts)]
+    return PromptGuard([m.content for m in messages], untrusted)
 
 
 def _goals_schema(max_goals: int) -> type[DraftGoals]:
@@ -555,6 +592,8 @@ def fit_minutes(weights: list[float], total: int) -> list[int]:
 
 
 def _core_of(aspiration: str) -> str:
+    if is_hostile(aspiration):
+        return "Make progress on my development goal"
     core = aspiration.strip().rstrip(".!?")
     core = re.sub(r"^(i\s+(want|would like|'d like|hope|need)\s+to|to)\s+", "", core, flags=re.I)
     return core[:1].upper() + core[1:] if core else "Make progress on my development goal"
@@ -565,7 +604,8 @@ def _fallback_goals(
 ) -> list[DraftedGoal]:
     core = _core_of(request.aspiration)
     midpoint = today + (horizon - today) / 2
-    read = [f"Read the guidance in {grounding.citations[0].citation}"] if grounding.citations else []
+    safe = grounding.safe_citations
+    read = [f"Read the guidance in {safe[0].citation}"] if safe else []
     goals = [
         DraftedGoal(
             statement=f"{core}, showing clear progress by {horizon.isoformat()}.",
@@ -597,6 +637,7 @@ def _fallback_goals(
 def _fallback_agenda(
     goals: list[str], notes: str, length: int, grounding: Grounding
 ) -> tuple[list[AgendaItem], list[str]]:
+    goals = [g for g in goals if not is_hostile(g)]  # never quote text addressed to the assistant
     checkin = ("Check-in and wins since last time", 1.0, "Share what went well since you last met.")
     plan: list[tuple[str, float, str]] = [checkin]
     if notes:
@@ -626,7 +667,7 @@ def _fallback_agenda(
 
 
 def _fallback_feedback(draft: str) -> dict[str, str]:
-    observed = strip_flagged(draft) or "[what you observed]"
+    observed = ("" if is_hostile(draft) else strip_flagged(draft)) or "[what you observed]"
     situation = "[when and where it happened: the meeting, task or date]"
     impact = "[one concrete effect on the work, the team or the person]"
     next_step = "[one specific thing to try next time, and the support you offer]"
@@ -644,7 +685,10 @@ def _extractive_answer(question: str, grounding: Grounding) -> str:
     """Fallback answer: the guide sentences that share the most words with the question, each cited."""
     wanted = set(tokenize(question))
     scored: list[tuple[int, int, int, str]] = []
+    hostile = grounding.hostile
     for n, chunk in enumerate(grounding.chunks, start=1):
+        if n - 1 in hostile:
+            continue  # a chunk that talks to the assistant is never quoted
         body = re.sub(r"^#+\s.*$", "", chunk.text, flags=re.M)
         for position, sentence in enumerate(_SENTENCE.split(" ".join(body.split()))):
             overlap = len(wanted & set(tokenize(sentence)))
@@ -652,5 +696,8 @@ def _extractive_answer(question: str, grounding: Grounding) -> str:
                 scored.append((overlap, -n, -position, sentence.strip()))
     best = sorted(scored, reverse=True)[:3]
     if not best:
-        return f"See the guide section {grounding.citations[0].citation} [1]." if grounding.citations else ""
+        safe = grounding.safe_citations
+        if not safe:
+            return "The guide passages found for this question cannot be quoted; ask your program admin."
+        return f"See the guide section {safe[0].citation} [{safe[0].n}]."
     return " ".join(f"{sentence} [{-neg_n}]" for _, neg_n, _, sentence in best)

@@ -26,7 +26,7 @@ class PromptError(CompanionError):
 
 
 def fence_safe(text: str) -> str:
-    """Guide text goes inside a fence; make sure it can never close the fence itself."""
+    """Guide text goes inside a fence, and user text after it: neither may close or open the fence."""
     return text.replace(FENCE_CLOSE, "</guide-excerpts>").replace("<guide_excerpts>", "<guide-excerpts>")
 
 
@@ -57,6 +57,18 @@ class PromptLibrary:
 
     def version(self, name: str) -> str:
         return hashlib.sha256((self.directory / f"{name}.j2").read_bytes()).hexdigest()[:16]
+
+    def system_text(self, name: str) -> str:
+        """A template's system block on its own (system blocks take no inputs): what a reply must never
+        quote back."""
+        template = self.env.get_template(f"{name}.j2")
+        render_block = template.blocks.get("system")
+        if render_block is None:
+            raise PromptError(f"prompt {name!r} has no 'system' block")
+        try:
+            return "".join(render_block(template.new_context({}))).strip()
+        except UndefinedError as exc:
+            raise PromptError(f"prompt {name!r}: the system block needs {exc.message}") from exc
 
     def render(self, name: str, **variables: Any) -> list[Message]:
         missing = self.variables(name) - variables.keys()
