@@ -37,11 +37,12 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -589,6 +590,16 @@ def summarise(tally: Tally, elapsed: float) -> dict[str, Any]:
     }
 
 
+T = TypeVar("T")
+
+
+def _run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own, so it also works where the caller's thread already runs an
+    event loop (e.g. pytest after Playwright's sync API has started one)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def run(config: LoadConfig, work_dir: Path, *, wait_quiet: float = 0.0) -> dict[str, Any]:
     """Seed, serve, load, stop, check. Returns the JSON-ready result."""
     data_dir = work_dir / "data"
@@ -598,13 +609,13 @@ def run(config: LoadConfig, work_dir: Path, *, wait_quiet: float = 0.0) -> dict[
     quiet: dict[str, Any] = {}
     with serve(config, data_dir, work_dir / "server.log") as server:
         log(f"server ready in {server.ready_s:.1f} s; warming up")
-        warmup = asyncio.run(_warmup(identities, server.base_url)) if config.warmup else None
+        warmup = _run_async(_warmup(identities, server.base_url)) if config.warmup else None
         quiet = wait_for_quiet(wait_quiet)
         log(f"{config.clients} clients for {config.seconds:g} s")
         postgres = database_url.startswith("postgresql")
         pg_before = postgres_backend_jiffies(database_url) if postgres else {}
         cpu = CpuMonitor([server.proc.pid])
-        tally, elapsed = asyncio.run(_run_clients(identities, server.base_url, config, run_id))
+        tally, elapsed = _run_async(_run_clients(identities, server.base_url, config, run_id))
         cpu_result = cpu.result()
         if postgres:
             # the database's backends work for this run: count them with it, not as other load
