@@ -11,14 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
-from starlette.datastructures import UploadFile
 
-from ..api.uploads import read_upload
 from ..deps import ServicesDep
-from ..errors import CompanionError, InvalidInput
+from ..errors import CompanionError
 from ..loaders import SUPPORTED_SUFFIXES
 from ..schemas import MAX_DB_ID, IngestReport
-from .common import AdminPage, CheckedForm, render
+from .common import AdminPage, CheckedForm, render, uploaded_file
 
 router = APIRouter(prefix="/admin/knowledge", include_in_schema=False)
 DocumentId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
@@ -72,11 +70,10 @@ def knowledge_page(request: Request, services: ServicesDep, admin: AdminPage) ->
 def upload_guide(
     request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm
 ) -> HTMLResponse:
-    upload = form.get("file")
     try:
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            raise InvalidInput("choose a guide file to upload")
-        data, name = read_upload(upload, services.settings.max_upload_bytes)
+        data, name = uploaded_file(
+            form, max_bytes=services.settings.max_upload_bytes, missing="choose a guide file to upload"
+        )
         report = services.knowledge.ingest_bytes(data, name)
     except CompanionError as exc:
         return _page(request, services, error=f"Upload refused: {exc.message}", status_code=exc.status_code)

@@ -7,13 +7,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from starlette.datastructures import UploadFile
 
-from ..api.uploads import read_upload
 from ..deps import ServicesDep
 from ..errors import CompanionError, InvalidInput
 from ..people_schemas import ImportReport
-from .common import AdminPage, CheckedForm, field, render
+from .common import AdminPage, CheckedForm, field, render, uploaded_file
 
 router = APIRouter(prefix="/admin/people", include_in_schema=False)
 PAGE_SIZE = 50
@@ -75,11 +73,12 @@ def people_page(
 def import_people(
     request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm
 ) -> HTMLResponse:
-    upload = form.get("file")
     try:
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            raise InvalidInput("choose a .csv or .json file of people to import")
-        data, name = read_upload(upload, services.settings.max_upload_bytes)
+        data, name = uploaded_file(
+            form,
+            max_bytes=services.settings.max_upload_bytes,
+            missing="choose a .csv or .json file of people to import",
+        )
         report = services.people.import_bytes(data, name)
     except CompanionError as exc:
         return _page(request, services, error=f"Import refused: {exc.message}", status_code=exc.status_code)

@@ -14,12 +14,13 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from ..accounts import SignedIn, csrf_matches
+from ..api.uploads import read_upload
 from ..auth import Role
 from ..deps import ServicesDep
-from ..errors import Forbidden, Unauthorized
+from ..errors import Forbidden, InvalidInput, Unauthorized
 
 SESSION_COOKIE = "companion_session"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -102,6 +103,14 @@ def field(form: FormData, name: str, default: str = "") -> str:
     """A text field of a posted form, stripped ('' when absent or a file)."""
     value = form.get(name, default)
     return value.strip() if isinstance(value, str) else default
+
+
+def uploaded_file(form: FormData, *, max_bytes: int, missing: str) -> tuple[bytes, str]:
+    """The `file` field of a posted form, read and checked like API uploads: (content, safe file name)."""
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise InvalidInput(missing)
+    return read_upload(upload, max_bytes)
 
 
 def render(
