@@ -21,10 +21,6 @@ from .db import Database, User, WebSession
 from .errors import InvalidInput, Unauthorized
 from .settings import WebSettings
 
-_hasher = PasswordHasher()
-# verified against when the user name is unknown, so a wrong name costs as much time as a wrong password
-_DUMMY_HASH = _hasher.hash("not a real password")
-
 
 @dataclass(frozen=True)
 class SignedIn:
@@ -49,6 +45,11 @@ class Accounts:
     def __init__(self, *, db: Database, settings: WebSettings) -> None:
         self.db = db
         self.settings = settings
+        self._hasher = PasswordHasher(
+            time_cost=settings.password_time_cost, memory_cost=settings.password_memory_kib
+        )
+        # verified against when the user name is unknown, so a wrong name costs as long as a wrong password
+        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
     def check_password_rules(self, password: str) -> None:
         if len(password) < self.settings.min_password_length:
@@ -65,7 +66,7 @@ class Accounts:
         with self.db.session() as session:
             user, token = create_user(session, name=name, role=role)
             if password is not None:
-                user.password_hash = _hasher.hash(password)
+                user.password_hash = self._hasher.hash(password)
             session.flush()
             return _row(user), token
 
@@ -74,7 +75,7 @@ class Accounts:
         self.check_password_rules(password)
         with self.db.session() as session:
             user = get_user(session, name)
-            user.password_hash = _hasher.hash(password)
+            user.password_hash = self._hasher.hash(password)
             session.execute(delete(WebSession).where(WebSession.user_id == user.id))
 
     def list(self) -> list[UserRow]:
@@ -86,10 +87,10 @@ class Accounts:
         with self.db.session() as session:
             user = session.scalar(select(User).where(User.name == name)) if name else None
             stored = user.password_hash if user is not None else None
-            if not _verify(stored or _DUMMY_HASH, password) or user is None or stored is None:
+            if not self._verify(stored or self._dummy_hash, password) or user is None or stored is None:
                 raise Unauthorized("wrong user name or password")
-            if _hasher.check_needs_rehash(stored):
-                user.password_hash = _hasher.hash(password)
+            if self._hasher.check_needs_rehash(stored):
+                user.password_hash = self._hasher.hash(password)
             now = datetime.now(UTC)
             session.execute(delete(WebSession).where(WebSession.expires_at < now))
             cookie = secrets.token_urlsafe(32)
@@ -124,6 +125,12 @@ class Accounts:
                 csrf_token=row.csrf_token,
             )
 
+    def _verify(self, stored: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
     def sign_out(self, cookie: str | None) -> None:
         if not cookie or len(cookie) > 200:
             return
@@ -133,13 +140,6 @@ class Accounts:
 
 def csrf_matches(expected: str, sent: str | None) -> bool:
     return bool(sent) and hmac.compare_digest(expected.encode(), (sent or "").encode())
-
-
-def _verify(stored: str, password: str) -> bool:
-    try:
-        return _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def _aware(moment: datetime) -> datetime:

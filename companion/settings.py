@@ -229,6 +229,16 @@ class WebSettings(BaseModel):
     min_password_length: int = Field(
         10, ge=8, le=128, description="Shortest password accepted when an account is created or reset."
     )
+    password_time_cost: int = Field(
+        3, ge=1, le=20, description="Argon2id passes over memory per password hash (argon2-cffi's default)."
+    )
+    password_memory_kib: int = Field(
+        65536,
+        ge=8,
+        le=4 * 1024 * 1024,
+        description="Argon2id memory per password hash, in KiB (64 MiB, argon2-cffi's default). Hashes made "
+        "with other costs still verify, and are re-hashed with these on the next sign-in.",
+    )
 
 
 class Settings(BaseSettings):

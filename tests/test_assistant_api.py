@@ -14,8 +14,6 @@ from companion.deps import Services
 from tests.conftest import Api, make_api
 from tests.test_mentoring import GUIDES, good_goals
 
-TODAY = date.today()
-
 
 @pytest.fixture
 def assistant_api(tmp_path: Path) -> Iterator[Api]:
@@ -89,7 +87,7 @@ def test_session_prep_uses_saved_goals_and_latest_notes(assistant_api: Api) -> N
         created = api.client.post(
             "/v1/sessions",
             headers=api.auth("mentee"),
-            json={"mentee_id": mentee_id, "held_on": str(TODAY - timedelta(days=day)), "notes": notes},
+            json={"mentee_id": mentee_id, "held_on": str(date.today() - timedelta(days=day)), "notes": notes},
         )
         assert created.status_code == 201
     prep = api.client.post("/v1/sessions/prep", headers=api.auth("mentee"), json={"length_minutes": 30})
@@ -183,7 +181,7 @@ def test_records_access_by_role(assistant_api: Api) -> None:
     with api.services.db.session() as session:
         link_mentorship(session, mentor_user_id=who["mentor"], mentee_user_id=mentee_id)
     assert api.client.get(f"/v1/mentees/{mentee_id}/goals", headers=api.auth("mentor")).status_code == 200
-    note = {"mentee_id": mentee_id, "held_on": str(TODAY), "notes": "good session"}
+    note = {"mentee_id": mentee_id, "held_on": str(date.today()), "notes": "good session"}
     created = api.client.post("/v1/sessions", headers=api.auth("mentor"), json=note)
     assert created.status_code == 201 and created.json()["mentor_id"] == who["mentor"]
     assert api.client.get(f"/v1/sessions/{created.json()['id']}", headers=other_headers).status_code == 403

@@ -27,7 +27,6 @@ GUIDES = {
     "and its impact, then agree a next step. Avoid always and never.\n",
 }
 ADMIN = Principal(1, "admin", Role.admin)
-TODAY = date.today()
 
 
 def build(
@@ -67,7 +66,7 @@ def good_goals(n: int = 2) -> dict[str, object]:
             {
                 "statement": f"Give {i + 2} short presentations on public speaking topics to my team",
                 "measure": f"{i + 2} presentations delivered with written feedback",
-                "target_date": (TODAY + timedelta(weeks=8)).isoformat(),
+                "target_date": (date.today() + timedelta(weeks=8)).isoformat(),
                 "first_steps": ["Pick the first presentation topic", "Book a slot in the team meeting"],
                 "sources": [1],
             }
@@ -92,7 +91,7 @@ def test_valid_goals_come_from_the_model_with_citations(kb: Path) -> None:
     assert result.origin == "model" and result.generation.attempts == 1
     assert len(result.goals) == 2
     assert all(g.citations and g.citations[0].n == 1 for g in result.goals)
-    assert result.goals[0].target_date == TODAY + timedelta(weeks=8)
+    assert result.goals[0].target_date == date.today() + timedelta(weeks=8)
     kind, messages = fake(services).calls[0]
     prompt = messages[1].content
     assert kind == "structured" and "<guide_excerpts>" in prompt and "public speaking" in prompt
@@ -132,7 +131,7 @@ def test_goals_fall_back_to_a_grounded_draft(kb: Path, replies: list[object]) ->
     assert result.origin == "fallback" and result.generation.origin == "fallback"
     assert result.generation.attempts == 2 and result.generation.problems
     assert result.goals[0].statement.startswith("Get better at public speaking")
-    assert result.goals[0].target_date == TODAY + timedelta(weeks=10)
+    assert result.goals[0].target_date == date.today() + timedelta(weeks=10)
     assert any(ch.isdigit() for ch in result.goals[0].measure)
     assert all(g.citations for g in result.goals)
     assert {c.source for g in result.goals for c in g.citations} <= {s.source for s in result.sources}

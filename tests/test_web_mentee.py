@@ -26,7 +26,6 @@ from tests.test_matching import link, load_team
 from tests.test_mentoring import GUIDES, agenda, good_goals
 
 PAGES = ("/mentee", "/mentee/prepare", "/mentee/mentors")
-TODAY = date.today()
 
 
 @pytest.fixture
@@ -205,7 +204,7 @@ def test_draft_save_edit_delete_path_persists(api: Api) -> None:
     goal = goals[0]
     assert goal.statement == good_goals(2)["goals"][0]["statement"]  # type: ignore[index]
     assert goal.measure == "3 talks given, each with written feedback"
-    assert goal.target_date == TODAY + timedelta(weeks=8) and goal.status == "active"
+    assert goal.target_date == date.today() + timedelta(weeks=8) and goal.status == "active"
     assert goal.first_steps == ["Pick the first presentation topic", "Book a slot in the team meeting"]
     assert [c.chunk_id for c in goal.citations] == [c["chunk_id"] for c in cited] and cited
 
@@ -253,7 +252,7 @@ def test_fallback_drafts_are_flagged_and_can_be_saved(api: Api) -> None:
 def test_add_a_goal_by_hand(api: Api) -> None:
     client = web_client(api, "mentee")
     token = csrf_of(client.get("/mentee").text)
-    target = (TODAY + timedelta(days=30)).isoformat()
+    target = (date.today() + timedelta(days=30)).isoformat()
     data = {
         "csrf_token": token,
         "statement": "Read two books on system design",
@@ -367,13 +366,15 @@ def test_prepare_shows_timed_agenda_questions_and_past_sessions(api: Api) -> Non
     for days, notes in ((10, "Old notes"), (3, "Agreed to draft the demo outline")):
         api.services.records.add_session(
             me,
-            SessionIn(mentee_id=me.id, held_on=TODAY - timedelta(days=days), length_minutes=45, notes=notes),
+            SessionIn(
+                mentee_id=me.id, held_on=date.today() - timedelta(days=days), length_minutes=45, notes=notes
+            ),
         )
     client = web_client(api, "mentee")
     page = client.get("/mentee/prepare")
     assert "your 1 active goal" in page.text
     assert page.text.index("Agreed to draft the demo outline") < page.text.index("Old notes"), "newest first"
-    assert '<th scope="row">' + (TODAY - timedelta(days=3)).isoformat() in page.text
+    assert '<th scope="row">' + (date.today() - timedelta(days=3)).isoformat() in page.text
 
     script(api, agenda([10, 20, 30]))
     prepared = client.post(

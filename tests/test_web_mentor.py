@@ -19,7 +19,6 @@ from companion.records import GoalIn, SessionIn
 from companion.textdiff import DiffPart, diff_counts, word_diff
 from tests.conftest import KNOWLEDGE, WEB_PASSWORD, Api, csrf_of, make_api, make_settings, web_client
 
-TODAY = date.today()
 GOOD_REWRITE = {
     "rewritten": "In Tuesday's stand-up you joined ten minutes after we started. The team repeated the "
     "updates for you. Could you join on time next week, or message me if something gets in the way?",
@@ -92,7 +91,7 @@ def test_my_mentees_lists_only_my_mentees_with_goals_and_sessions(world: World) 
     )
     world.records.add_session(
         world.admin(),
-        SessionIn(mentee_id=mentee, held_on=TODAY - timedelta(days=7), notes="Talked about retros"),
+        SessionIn(mentee_id=mentee, held_on=date.today() - timedelta(days=7), notes="Talked about retros"),
     )
     world.records.add_goals(world.admin(), world.ids["mentee2"], [GoalIn(statement="Someone else's goal")])
     client, _ = mentor(world)
@@ -132,7 +131,7 @@ def test_mentor_without_mentees_sees_an_explanation(world: World) -> None:
 def test_record_a_session_then_edit_its_notes(world: World) -> None:
     mentee = world.ids["mentee"]
     client, csrf = mentor(world)
-    held_on = (TODAY - timedelta(days=2)).isoformat()
+    held_on = (date.today() - timedelta(days=2)).isoformat()
     created = client.post(
         f"/mentor/mentees/{mentee}/sessions",
         data={
@@ -169,8 +168,8 @@ def test_record_a_session_then_edit_its_notes(world: World) -> None:
     [
         ("", "60", "Date:"),
         ("2024-02-30", "60", "Date:"),
-        (str(TODAY), "abc", "Length in minutes:"),
-        (str(TODAY), "1000", "Length in minutes:"),
+        (str(date.today()), "abc", "Length in minutes:"),
+        (str(date.today()), "1000", "Length in minutes:"),
     ],
 )
 def test_bad_session_input_is_422_and_keeps_what_was_typed(
@@ -190,7 +189,7 @@ def test_bad_session_input_is_422_and_keeps_what_was_typed(
 def test_notes_too_long_are_refused_and_kept_in_the_form(world: World) -> None:
     mentee = world.ids["mentee"]
     stored = world.records.add_session(
-        world.admin(), SessionIn(mentee_id=mentee, held_on=TODAY, notes="short")
+        world.admin(), SessionIn(mentee_id=mentee, held_on=date.today(), notes="short")
     )
     client, csrf = mentor(world)
     long_notes = "n" * 20001
@@ -202,7 +201,7 @@ def test_notes_too_long_are_refused_and_kept_in_the_form(world: World) -> None:
 def test_mentor_cannot_open_or_write_another_mentors_mentee(world: World) -> None:
     other = world.ids["mentee2"]
     theirs = world.records.add_session(
-        world.admin(), SessionIn(mentee_id=other, held_on=TODAY, notes="private")
+        world.admin(), SessionIn(mentee_id=other, held_on=date.today(), notes="private")
     )
     client, csrf = mentor(world)
     assert client.get(f"/mentor/mentees/{other}").status_code == 403
@@ -210,7 +209,7 @@ def test_mentor_cannot_open_or_write_another_mentors_mentee(world: World) -> Non
     assert client.get("/mentor/mentees/abc").status_code == 422
     write = client.post(
         f"/mentor/mentees/{other}/sessions",
-        data={"csrf_token": csrf, "held_on": str(TODAY), "length_minutes": "30", "notes": "sneaky"},
+        data={"csrf_token": csrf, "held_on": str(date.today()), "length_minutes": "30", "notes": "sneaky"},
     )
     assert write.status_code == 403 and "sneaky" not in write.text
     edit = client.post(f"/mentor/sessions/{theirs.id}/notes", data={"csrf_token": csrf, "notes": "changed"})
@@ -223,10 +222,10 @@ def test_mentor_cannot_open_or_write_another_mentors_mentee(world: World) -> Non
 def test_forms_without_csrf_token_are_refused(world: World) -> None:
     mentee = world.ids["mentee"]
     stored = world.records.add_session(
-        world.admin(), SessionIn(mentee_id=mentee, held_on=TODAY, notes="kept")
+        world.admin(), SessionIn(mentee_id=mentee, held_on=date.today(), notes="kept")
     )
     client, _ = mentor(world)
-    session_form = {"held_on": str(TODAY), "length_minutes": "30", "notes": "forged"}
+    session_form = {"held_on": str(date.today()), "length_minutes": "30", "notes": "forged"}
     assert client.post(f"/mentor/mentees/{mentee}/sessions", data=session_form).status_code == 403
     forged = {**session_form, "csrf_token": "forged-token"}
     assert client.post(f"/mentor/mentees/{mentee}/sessions", data=forged).status_code == 403

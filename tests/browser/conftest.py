@@ -129,7 +129,7 @@ def _wait_ready(process: subprocess.Popen[bytes], base: str, log: Path, deadline
     raise AssertionError(f"/readyz never answered 200:\n{log.read_text(errors='replace')[-3000:]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if reason := _missing():
         pytest.skip(reason)
@@ -190,7 +190,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         print(f"\nbrowser tests: {timings}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if reason := _missing():
         pytest.skip(reason)
@@ -271,7 +271,7 @@ class Session:
         return result
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def signed_in_states() -> dict[str, Any]:
     """Cookies of one sign-in per user, so tests that only look at pages need not sign in again."""
     return {}
@@ -309,7 +309,7 @@ class Accounts:
     passwords: dict[str, str]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def accounts(server: Server, browser: Browser) -> Iterator[Accounts]:
     """The admin creates a mentee and a mentor account at /admin/users, in the browser."""
     context = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
