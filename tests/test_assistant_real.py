@@ -1,5 +1,6 @@
-"""Every assistant capability through the real model: llama.cpp in-process (`local`), and the same
-packaged model behind a real `python -m llama_cpp.server` reached through LangChain (`openai`)."""
+"""Every assistant capability through the real model, llama.cpp in-process (`local`); goals (structured
+output) and ask (text) also through the same packaged model behind a real `python -m llama_cpp.server`
+reached through LangChain (`openai`)."""
 
 from __future__ import annotations
 
@@ -107,6 +108,8 @@ def test_goals(real_api: Api) -> None:
     assert any(s["source"] == "smart-goals.md" for s in body["sources"])
 
 
+# the OpenAI-compatible path is covered by the goals (structured) and ask (text) tests
+@pytest.mark.parametrize("real_api", ["local"], indirect=True)
 def test_session_prep(real_api: Api) -> None:
     response = real_api.client.post(
         "/v1/sessions/prep",
@@ -125,6 +128,8 @@ def test_session_prep(real_api: Api) -> None:
     assert body["questions"]
 
 
+# the OpenAI-compatible path is covered by the goals (structured) and ask (text) tests
+@pytest.mark.parametrize("real_api", ["local"], indirect=True)
 def test_feedback(real_api: Api) -> None:
     response = real_api.client.post(
         "/v1/feedback/coach",
