@@ -10,24 +10,14 @@ from pathlib import Path
 import pytest
 
 from companion.auth import link_mentorship
-from companion.deps import Services
 from tests.conftest import Api, make_api
-from tests.test_mentoring import GUIDES, good_goals
+from tests.test_mentoring import GUIDES, build, good_goals
 
 
 @pytest.fixture
 def assistant_api(tmp_path: Path) -> Iterator[Api]:
-    from tests.conftest import make_settings
-
-    settings = make_settings(tmp_path, llm={"mode": "fake"}, assistant={"min_similarity": 0.05})
-    services = Services(settings)
-    services.db.create_tables()
-    root = tmp_path / "kb"
-    root.mkdir()
-    for name, body in GUIDES.items():
-        (root / name).write_text(body)
-    services.knowledge.ingest_paths([root])
-    yield from make_api(services)
+    """The API on the scripted fake model (no replies yet) with the small test guides ingested."""
+    yield from make_api(build(tmp_path, []))
 
 
 def ids(api: Api) -> dict[str, int]:

@@ -18,27 +18,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 from companion.auth import Principal, Role, authenticate, create_user
-from companion.deps import Services
 from companion.people_schemas import CohortRequest, PairRef
 from companion.records import GoalIn, GoalOut, SessionIn
-from tests.conftest import Api, csrf_of, make_api, make_settings, web_client
+from tests.conftest import Api, csrf_of, make_api, web_client
 from tests.test_matching import link, load_team
-from tests.test_mentoring import GUIDES, agenda, good_goals
+from tests.test_mentoring import agenda, build, good_goals
 
 PAGES = ("/mentee", "/mentee/prepare", "/mentee/mentors")
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    settings = make_settings(tmp_path, llm={"mode": "fake"}, assistant={"min_similarity": 0.05})
-    services = Services(settings)
-    services.db.create_tables()
-    root = tmp_path / "kb"
-    root.mkdir()
-    for name, body in GUIDES.items():
-        (root / name).write_text(body)
-    services.knowledge.ingest_paths([root])
-    yield from make_api(services)
+    """The API on the scripted fake model (no replies yet) with the small test guides ingested."""
+    yield from make_api(build(tmp_path, []))
 
 
 def script(api: Api, *replies: object) -> None:

@@ -44,8 +44,6 @@ def _page(
         "suffixes": ", ".join(SUPPORTED_SUFFIXES),
         "max_upload_bytes": services.settings.max_upload_bytes,
         "sample_dir": sample_dir if sample_dir is not None and sample_dir.is_dir() else None,
-        "error": "",
-        "notice": "",
     }
     page.update(context)
     return render(request, "admin/knowledge.html", page, status_code=status_code)

@@ -30,8 +30,6 @@ def _page(request: Request, services: ServicesDep, *, status_code: int = 200, **
         "review": None,
         "skipped": [],
         "form": EMPTY_FORM,
-        "error": "",
-        "notice": "",
     }
     page.update(context)
     return render(request, "admin/matching.html", page, status_code=status_code)

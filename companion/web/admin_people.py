@@ -44,8 +44,6 @@ def _page(
         "report_title": "",
         "demo": {"seed": "7", "size": "300"},
         "demo_max": DEMO_MAX,
-        "error": "",
-        "notice": "",
     }
     values.update(context)
     return render(request, "admin/people.html", values, status_code=status_code)

@@ -19,8 +19,6 @@ def _page(request: Request, services: ServicesDep, **context: object) -> HTMLRes
     status = context.pop("status_code", 200)
     page: dict[str, object] = {
         "users": services.accounts.list(),
-        "error": "",
-        "notice": "",
         "token": "",
         "form": {},
     }

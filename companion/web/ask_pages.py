@@ -69,8 +69,6 @@ def _page(
         "result": result,
         "parts": answer_parts(result.answer, result.citations) if result else [],
         "question_max": QUESTION_MAX,
-        "error": "",
-        "notice": "",
     }
     page.update(context)
     return render(request, "ask/ask.html", page, status_code=status)
@@ -114,4 +112,4 @@ def guide_view(
     chunk: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> HTMLResponse:
     section = services.knowledge.guide_section(source, chunk)  # unknown -> NotFound -> the 404 page
-    return render(request, "ask/guide.html", {"section": section, "error": "", "notice": ""})
+    return render(request, "ask/guide.html", {"section": section})

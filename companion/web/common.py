@@ -123,6 +123,8 @@ def render(
         "nav": NAV.get(principal.role, []) if principal else [],
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "path": request.url.path,
+        "error": "",
+        "notice": "",
     }
     base.update(context or {})
     return templates.TemplateResponse(request, name, base, status_code=status_code)

@@ -201,8 +201,6 @@ def _goals_page(
         "draft_notes": [],
         "new": {"status": "active"},
         "editing": None,
-        "error": "",
-        "notice": "",
     }
     page.update(context)
     return render(request, "mentee/goals.html", page, status_code=status_code)
@@ -326,8 +324,6 @@ def _prepare_page(
         "prep": {"length_minutes": "60", "focus": ""},
         "result": None,
         "total": 0,
-        "error": "",
-        "notice": "",
     }
     page.update(context)
     return render(request, "mentee/prepare.html", page, status_code=status_code)
@@ -375,8 +371,6 @@ def _mentors_page(
         "recs": None,
         "matches": [m for m in services.matching.list_matches(principal=me) if m.status != "withdrawn"],
         "exclusions": EXCLUSIONS,
-        "error": "",
-        "notice": "",
     }
     try:
         page["profile"] = services.people.me(me)

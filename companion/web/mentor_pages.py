@@ -66,7 +66,7 @@ def mentees_page(request: Request, services: ServicesDep, mentor: MentorPage) ->
         }
         for m in records.my_mentees(who)
     ]
-    return render(request, "mentor/mentees.html", {"mentees": mentees, "error": "", "notice": ""})
+    return render(request, "mentor/mentees.html", {"mentees": mentees})
 
 
 def _mentee_page(
@@ -89,8 +89,6 @@ def _mentee_page(
         "sessions": records.list_sessions(principal, mentee_id),
         "new": {"held_on": date.today().isoformat(), "length_minutes": "60", "notes": ""},
         "edited": {},
-        "error": "",
-        "notice": "",
     }
     page.update(context)
     return render(request, "mentor/mentee.html", page, status_code=status_code)
@@ -164,8 +162,6 @@ def _feedback_page(
         "result": result,
         "diff": diff,
         "counts": diff_counts(diff),
-        "error": "",
-        "notice": "",
     }
     page.update(context)
     return render(request, "mentor/feedback.html", page, status_code=status_code)

@@ -30,7 +30,7 @@ def home(user: PageUser) -> Response:
 
 @router.get("/signin", response_class=HTMLResponse)
 def signin_page(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "pages/signin.html", {"next": _safe_next(next) or "", "error": "", "name": ""})
+    return render(request, "pages/signin.html", {"next": _safe_next(next) or "", "name": ""})
 
 
 @router.post("/signin", response_class=HTMLResponse)
