@@ -35,7 +35,7 @@ from .web import (
     session_pages,
 )
 from .web import evals as evals_pages
-from .web.common import SESSION_COOKIE, render
+from .web.common import attach_session, render
 
 log = logging.getLogger("companion")
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -106,12 +106,9 @@ def _page_error(request: Request, status: int, message: str) -> Response:
 def _attach_session(request: Request) -> None:
     """Show who is signed in on error pages too (their routes may have failed before the session check)."""
     try:
-        signed = request.app.state.services.accounts.lookup(request.cookies.get(SESSION_COOKIE))
+        attach_session(request, request.app.state.services.accounts)
     except CompanionError:
         return
-    if signed is not None:
-        request.state.principal = signed.principal
-        request.state.csrf_token = signed.csrf_token
 
 
 def _install_error_handlers(app: FastAPI) -> None:

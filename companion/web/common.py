@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData, UploadFile
 
-from ..accounts import SignedIn, csrf_matches
+from ..accounts import Accounts, SignedIn, csrf_matches
 from ..api.uploads import read_upload
 from ..auth import Role
 from ..deps import ServicesDep
@@ -59,12 +59,20 @@ NAV: dict[Role, list[tuple[str, str]]] = {
 HOME = {Role.mentee: "/mentee", Role.mentor: "/mentor", Role.admin: "/admin/knowledge"}
 
 
+def attach_session(request: Request, accounts: Accounts) -> SignedIn | None:
+    """The browser session behind the request's cookie, if any, recorded on `request.state` for the
+    layout (who is signed in, the CSRF token) and the audit middleware."""
+    user = accounts.lookup(request.cookies.get(SESSION_COOKIE))
+    if user is not None:
+        request.state.principal = user.principal
+        request.state.csrf_token = user.csrf_token
+    return user
+
+
 def signed_in(request: Request, services: ServicesDep) -> SignedIn:
-    user = services.accounts.lookup(request.cookies.get(SESSION_COOKIE))
+    user = attach_session(request, services.accounts)
     if user is None:
         raise Unauthorized("sign in to see this page")
-    request.state.principal = user.principal
-    request.state.csrf_token = user.csrf_token
     return user
 
 

@@ -12,17 +12,15 @@ from fastapi.responses import HTMLResponse
 from ..auth import Principal, Role, authenticate
 from ..deps import ServicesDep
 from ..eval_schemas import EvalRunOut
-from .common import SESSION_COOKIE, render
+from .common import attach_session, render
 
 router = APIRouter(prefix="/admin/evals", tags=["admin pages"], include_in_schema=False)
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
 
 
 def page_admin(request: Request, services: ServicesDep) -> Principal:
-    signed = services.accounts.lookup(request.cookies.get(SESSION_COOKIE))
+    signed = attach_session(request, services.accounts)
     if signed is not None:
-        request.state.principal = signed.principal
-        request.state.csrf_token = signed.csrf_token
         signed.principal.require(Role.admin)
         return signed.principal
     header = request.headers.get("authorization", "")
