@@ -14,11 +14,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import queue
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -27,6 +29,7 @@ from .redaction import redact
 from .settings import LLMSettings
 
 PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,9 @@ class LocalChatModel:
         self.path = settings.model_path or packaged_gguf_path()
         self.name = f"llama.cpp:{self.path.name}"
         self._llama: Any = None
-        self._lock = threading.Lock()
+        self.gate = OneAtATime(
+            deadline_seconds=settings.deadline_seconds, idle_seconds=settings.stream_idle_seconds
+        )
 
     def _model(self) -> Any:
         if self._llama is None:
@@ -136,27 +141,152 @@ class LocalChatModel:
         return self._chat(messages)
 
     def stream(self, messages: list[Message]) -> Iterator[str]:
-        with self._lock:
-            try:
-                chunks = self._model().create_chat_completion(
-                    messages=_as_dicts(messages), stream=True, **self._options()
-                )
-                for chunk in chunks:
-                    delta = chunk["choices"][0]["delta"].get("content")
-                    if delta:
-                        yield delta
-            except ValueError as exc:  # e.g. prompt longer than the context window
-                raise BackendUnavailable(f"local model refused the request: {exc}") from exc
+        return self.gate.stream(lambda _should_stop: self._deltas(messages))
 
     def _chat(self, messages: list[Message], **extra: Any) -> str:
-        with self._lock:
+        """One reply, decoded as a stream so that the deadline can stop it between two tokens."""
+
+        def run(should_stop: Callable[[], bool]) -> str:
+            deltas = self._deltas(messages, **extra)
+            parts: list[str] = []
             try:
-                out = self._model().create_chat_completion(
-                    messages=_as_dicts(messages), **self._options(), **extra
-                )
+                for delta in deltas:
+                    parts.append(delta)
+                    if should_stop():
+                        break
+            finally:
+                deltas.close()
+            return "".join(parts)
+
+        return self.gate.call(run)
+
+    def _deltas(self, messages: list[Message], **extra: Any) -> Generator[str, None, None]:
+        chunks = self._model().create_chat_completion(
+            messages=_as_dicts(messages), stream=True, **self._options(), **extra
+        )
+        try:
+            for chunk in chunks:
+                delta = chunk["choices"][0]["delta"].get("content")
+                if delta:
+                    yield delta
+        finally:
+            chunks.close()
+
+
+class OneAtATime:
+    """Serves a model that takes one call at a time (a llama context is not thread-safe), with a deadline on
+    every call, waiting for the model included.
+
+    Streams decode in a thread of their own that holds the lock and hands tokens over a small queue, so the
+    lock is released when the reader closes the stream, stops reading for `idle_seconds` (an abandoned
+    generator, a client gone) or the deadline passes: a suspended generator never keeps the model from the
+    next request. `produce`/`run` receive `should_stop()` to end decoding early.
+    """
+
+    def __init__(self, *, deadline_seconds: float, idle_seconds: float) -> None:
+        self.deadline_seconds = deadline_seconds
+        self.idle_seconds = idle_seconds
+        self._lock = threading.Lock()
+
+    def _acquire(self, deadline: float) -> None:
+        if not self._lock.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
+            raise BackendTimeout(
+                f"the local model stayed busy for {self.deadline_seconds:g} s "
+                "(COMPANION_LLM__DEADLINE_SECONDS)"
+            )
+
+    def _late(self) -> BackendTimeout:
+        return BackendTimeout(
+            f"the local model did not finish within {self.deadline_seconds:g} s "
+            "(COMPANION_LLM__DEADLINE_SECONDS)"
+        )
+
+    def call(self, run: Callable[[Callable[[], bool]], T]) -> T:
+        deadline = time.monotonic() + self.deadline_seconds
+        self._acquire(deadline)
+        try:
+            out = run(lambda: time.monotonic() >= deadline)
+        except ValueError as exc:  # e.g. prompt longer than the context window
+            raise BackendUnavailable(f"local model refused the request: {exc}") from exc
+        finally:
+            self._lock.release()
+        if time.monotonic() >= deadline:
+            raise self._late()
+        return out
+
+    def stream(self, produce: Callable[[Callable[[], bool]], Iterator[str]]) -> Iterator[str]:
+        deadline = time.monotonic() + self.deadline_seconds
+        handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=32)
+        stop, done = threading.Event(), threading.Event()
+
+        def should_stop() -> bool:
+            return stop.is_set() or time.monotonic() >= deadline
+
+        def offer(item: tuple[str, Any]) -> bool:
+            """Hand one item to the reader; False (and decoding stops) when the reader is gone."""
+            if stop.is_set():
+                return False
+            wait = min(self.idle_seconds, deadline - time.monotonic())
+            try:
+                handoff.put(item, timeout=max(wait, 0.01))
+                return True
+            except queue.Full:
+                stop.set()
+                return False
+
+        def decode() -> None:
+            try:
+                self._acquire(deadline)
+            except BackendTimeout as exc:
+                offer(("error", exc))
+                done.set()
+                return
+            try:
+                tokens = produce(should_stop)
+                try:
+                    for token in tokens:
+                        if should_stop() or not offer(("token", token)):
+                            break
+                finally:
+                    close = getattr(tokens, "close", None)
+                    if close is not None:
+                        close()
+                if time.monotonic() >= deadline:
+                    offer(("error", self._late()))
             except ValueError as exc:
-                raise BackendUnavailable(f"local model refused the request: {exc}") from exc
-        return str(out["choices"][0]["message"].get("content") or "")
+                offer(("error", BackendUnavailable(f"local model refused the request: {exc}")))
+            except (BackendUnavailable, BackendTimeout) as exc:
+                offer(("error", exc))
+            except Exception as exc:  # a decoder failure must reach the reader, not die with the thread
+                offer(("error", BackendUnavailable(f"local model failed: {type(exc).__name__}: {exc}")))
+            finally:
+                self._lock.release()
+                done.set()
+
+        threading.Thread(target=decode, name="model-stream", daemon=True).start()
+        return _drain(handoff, stop, done, deadline)
+
+
+def _drain(
+    handoff: queue.Queue[tuple[str, Any]], stop: threading.Event, done: threading.Event, deadline: float
+) -> Iterator[str]:
+    """The reader's side of a stream: closing it (or leaving it) tells the decoder to stop."""
+    try:
+        while True:
+            try:
+                kind, value = handoff.get(timeout=0.05)
+            except queue.Empty:
+                if done.is_set() and handoff.empty():
+                    return
+                if time.monotonic() > deadline + 1.0:
+                    raise BackendTimeout("the local model stream passed its deadline") from None
+                continue
+            if kind == "token":
+                yield value
+            else:
+                raise value
+    finally:
+        stop.set()
 
 
 class OpenAIChatModel:
@@ -240,12 +370,16 @@ class OpenAIChatModel:
 
 @dataclass
 class FakeChatModel:
-    """Scripted replies, in order; records every call so tests can assert on prompts."""
+    """Scripted replies, in order; records every call so tests can assert on prompts. Like the local model
+    it serves one call at a time through `OneAtATime`, so tests exercise the same lock, deadline and
+    stream release; `seconds_per_token` makes it slow enough to test deadlines and abandoned streams."""
 
     replies: list[str] = field(default_factory=list)
     name: str = "fake"
     calls: list[tuple[str, list[Message]]] = field(default_factory=list)
     error: Exception | None = None
+    seconds_per_token: float = 0.0
+    gate: OneAtATime = field(default_factory=lambda: OneAtATime(deadline_seconds=30, idle_seconds=2))
 
     def _next(self, kind: str, messages: list[Message]) -> str:
         self.calls.append((kind, messages))
@@ -253,22 +387,38 @@ class FakeChatModel:
             raise self.error
         return self.replies.pop(0) if self.replies else ""
 
+    def _slowly(self, text: str, should_stop: Callable[[], bool]) -> str:
+        for _ in range(0, len(text), 8):
+            if should_stop():
+                break
+            time.sleep(self.seconds_per_token)
+        return text
+
     def structured(self, messages: list[Message], schema: type[BaseModel]) -> StructuredReply:
-        text = self._next("structured", messages)
+        text = self.gate.call(lambda stop: self._slowly(self._next("structured", messages), stop))
         return StructuredReply(parse_json_object(text), text)
 
     def complete(self, messages: list[Message]) -> str:
-        return self._next("complete", messages)
+        return self.gate.call(lambda stop: self._slowly(self._next("complete", messages), stop))
 
     def stream(self, messages: list[Message]) -> Iterator[str]:
-        text = self._next("stream", messages)
-        for i in range(0, len(text), 8):
-            yield text[i : i + 8]
+        def produce(should_stop: Callable[[], bool]) -> Iterator[str]:
+            text = self._next("stream", messages)
+            for i in range(0, len(text), 8):
+                if should_stop():
+                    return
+                time.sleep(self.seconds_per_token)
+                yield text[i : i + 8]
+
+        return self.gate.stream(produce)
 
 
 def build_chat_model(settings: LLMSettings) -> ChatModel:
     if settings.mode == "fake":
-        return FakeChatModel(replies=list(settings.fake_replies))
+        gate = OneAtATime(
+            deadline_seconds=settings.deadline_seconds, idle_seconds=settings.stream_idle_seconds
+        )
+        return FakeChatModel(replies=list(settings.fake_replies), gate=gate)
     if settings.mode == "openai":
         return OpenAIChatModel(settings)
     return LocalChatModel(settings)

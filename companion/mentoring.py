@@ -415,6 +415,14 @@ class MentoringService:
             failure = f"model unavailable: {exc.message}"
 
         def events() -> Iterator[tuple[str, dict[str, Any]]]:
+            try:
+                yield from answer_events()
+            finally:
+                close = getattr(tokens, "close", None)
+                if close is not None:  # frees the model whether the reader finished, broke off or left
+                    close()
+
+        def answer_events() -> Iterator[tuple[str, dict[str, Any]]]:
             yield sources_event
             attempts: Attempts[str] = Attempts(calls=1)
             if failure:
@@ -438,6 +446,9 @@ class MentoringService:
                 attempts.problems.append(f"model failed mid-stream: {exc.message}")
                 yield "answer", self._answer(request.question, grounding, attempts).model_dump(mode="json")
                 return
+            close = getattr(tokens, "close", None)
+            if close is not None:  # the model is free before the repair call below asks for it
+                close()
             if not refused and len(text) > shown:
                 yield "token", {"text": text[shown:]}
             attempts.model_seconds = time.perf_counter() - started

@@ -94,6 +94,18 @@ class LLMSettings(BaseModel):
         60.0, gt=0, description="Timeout of one call to the OpenAI-compatible endpoint."
     )
     max_retries: int = Field(1, ge=0, le=10, description="Retries of a failed call to the endpoint.")
+    deadline_seconds: float = Field(
+        90.0,
+        gt=0,
+        description="Local mode: longest one model call may take, waiting for the model included; then it "
+        "is stopped and the grounded answer is given.",
+    )
+    stream_idle_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Local mode: a stream whose reader takes no token for this long is abandoned and the "
+        "model is freed for the next request.",
+    )
     structured_method: Literal["function_calling", "json_schema", "json_mode"] = Field(
         "function_calling",
         description="How structured output is requested from the OpenAI-compatible endpoint.",

@@ -56,5 +56,12 @@ def ask(body: AskRequest, request: Request, services: ServicesDep, user: Current
 
 
 def sse_lines(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
-    for name, data in events:
-        yield f"event: {name}\ndata: {json.dumps(data)}\n\n"
+    """Server-sent event lines; when the client goes away the event source is closed, which frees the
+    model it is reading from."""
+    try:
+        for name, data in events:
+            yield f"event: {name}\ndata: {json.dumps(data)}\n\n"
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
