@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="run only the first N cases")
     args = parser.parse_args()
 
-    from companion.deps import Services
+    from companion.container import Services
     from companion.settings import Settings
 
     kinds = {}

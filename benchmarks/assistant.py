@@ -59,8 +59,8 @@ def main() -> None:
     from fastapi.testclient import TestClient
 
     from companion.app import create_app
-    from companion.auth import Role, create_user
-    from companion.deps import Services
+    from companion.container import Services
+    from companion.identity.auth import Role, create_user
     from companion.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="companion-bench-") as tmp:

@@ -79,9 +79,9 @@ def main() -> None:
 def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     import torch
 
-    from companion.chunking import chunk_document
-    from companion.deps import Services
-    from companion.loaders import load_bytes
+    from companion.container import Services
+    from companion.knowledge.chunking import chunk_document
+    from companion.knowledge.loaders import load_bytes
     from companion.settings import Settings
 
     embeddings: dict[str, object] = {"mode": "model"}

@@ -177,9 +177,9 @@ def seed(config: LoadConfig, data_dir: Path) -> tuple[list[Identity], dict[str, 
     """The demo organization, an admin and one account per client, straight through the services."""
     from sqlalchemy import select
 
-    from companion.auth import Role, create_user, link_mentorship
-    from companion.db import Person
-    from companion.deps import Services
+    from companion.container import Services
+    from companion.identity.auth import Role, create_user, link_mentorship
+    from companion.storage.db import Person
 
     services = Services(_settings(config, data_dir))
     t0 = time.perf_counter()
@@ -492,7 +492,7 @@ def verify_writes(database_url: str, run_id: str, tally: Tally) -> dict[str, Any
     unacknowledged edit sent after it, which may have been applied)."""
     from sqlalchemy import select
 
-    from companion.db import Database, GoalRecord, SessionRecord
+    from companion.storage.db import Database, GoalRecord, SessionRecord
 
     db = Database(database_url)
     try:

@@ -1,6 +1,7 @@
 """Mentor matching: top-10 latency over 100k mentors, a 2,000 x 1,000 cohort, and exactness checks.
 
-1. **Top-10 among `--mentors` (100,000) mentors**, in process, through `companion.scoring.rank` (the code
+1. **Top-10 among `--mentors` (100,000) mentors**, in process, through `companion.matching.scoring.rank`
+   (the code
    behind `GET /v1/mentees/{id}/recommendations` once profiles are loaded): a `MentorPool` of synthetic
    mentors (sites, time zones, languages, skills, capacities and manager chains drawn like the demo
    organization's) with synthetic 384-d vectors: each is a normalized mix of two of 60 random "topic"
@@ -9,7 +10,7 @@
    rank in two exact passes (half precision, then float32 on the candidates); the same queries are then
    ranked with a single float32 pass, for comparison, and the two top-10 lists are compared.
 2. **Cohort of `--cohort-mentees` (2,000) mentees and `--cohort-mentors` (1,000) mentors** with capacities
-   1-3, taken from the demo organization generator (`companion.demo_org`), embedded with the fake
+   1-3, taken from the demo organization generator (`companion.matching.demo_org`), embedded with the fake
    hashed bag-of-words embedder (no model): scoring (the full n x m matrix and rule checks), the exact
    solver (`solve_optimal`) and the greedy baseline (`solve_greedy`), with their total scores.
 3. **Exactness**: random small problems (capacities 1-3, ~70% feasible pairs) solved by `solve_optimal`,
@@ -68,8 +69,8 @@ def main() -> None:
 def _synthetic_profiles(
     rng: random.Random, n: int, role: str, prefix: str, pool_keys: list[str]
 ) -> list[Any]:
-    from companion.demo_org import ALL_SKILLS, SITES, _languages
-    from companion.scoring import MatchProfile
+    from companion.matching.demo_org import ALL_SKILLS, SITES, _languages
+    from companion.matching.scoring import MatchProfile
 
     skills = sorted(ALL_SKILLS)
     sites = [s for s in SITES if s.timezone]
@@ -112,7 +113,7 @@ def _topic_vectors(rng: np.random.Generator, n: int, topics: np.ndarray) -> np.n
 
 
 def top10(args: argparse.Namespace) -> dict[str, Any]:
-    from companion.scoring import MentorPool, rank
+    from companion.matching.scoring import MentorPool, rank
     from companion.settings import MatchingSettings
 
     rng = random.Random(args.seed)
@@ -175,13 +176,13 @@ def top10(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cohort(args: argparse.Namespace) -> dict[str, Any]:
-    from companion.assignment import Problem, solve_greedy, solve_optimal
-    from companion.db import Person
-    from companion.demo_org import demo_rows
-    from companion.embeddings import FakeEmbedder
-    from companion.profiles import match_profile, profile_text, reporting_chains
-    from companion.scoring import MentorPool
+    from companion.knowledge.embeddings import FakeEmbedder
+    from companion.matching.assignment import Problem, solve_greedy, solve_optimal
+    from companion.matching.demo_org import demo_rows
+    from companion.matching.profiles import match_profile, profile_text, reporting_chains
+    from companion.matching.scoring import MentorPool
     from companion.settings import MatchingSettings
+    from companion.storage.db import Person
 
     size = int((args.cohort_mentees + args.cohort_mentors) * 1.15)
     log(f"cohort: generating a demo organization of {size} people")
@@ -258,7 +259,7 @@ def _verify(problem: Any, mentor_of: np.ndarray) -> None:
 
 
 def _random_problem(rng: np.random.Generator, n: int, m: int) -> Any:
-    from companion.assignment import Problem
+    from companion.matching.assignment import Problem
 
     return Problem(
         scores=rng.random((n, m)),
@@ -289,7 +290,7 @@ def _milp_total(problem: Any) -> float:
 
 
 def exactness(seed: int) -> dict[str, Any]:
-    from companion.assignment import solve_brute_force, solve_greedy, solve_optimal
+    from companion.matching.assignment import solve_brute_force, solve_greedy, solve_optimal
 
     rng = np.random.default_rng(seed + 2)
     out: dict[str, Any] = {}

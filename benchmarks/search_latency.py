@@ -14,7 +14,7 @@ Setup, per run (everything in a temp dir, embedded Chroma + SQLite, the real pac
 - sizes are filled in ascending order in the same store (10k, then 90k more for 100k).
 
 Measurement: the real app (`create_app(settings, services=services)`) runs under uvicorn in a
-background thread on 127.0.0.1:<free port>; an admin token comes from `companion.auth.create_user`.
+background thread on 127.0.0.1:<free port>; an admin token comes from `companion.identity.auth.create_user`.
 For each size, the first query (which builds the BM25 keyword index) is timed on its own, then
 `--warmup` queries are sent, then `--queries` sequential queries with httpx; wall-clock latency is
 recorded per request. Server-side stage times (query embedding, Chroma query, BM25 search, whole
@@ -154,11 +154,11 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     import torch
     import uvicorn
 
-    import companion.retrieval as retrieval_module
+    import companion.knowledge.retrieval as retrieval_module
     from companion.app import create_app
-    from companion.auth import Role, create_user
-    from companion.deps import Services
-    from companion.keyword_index import KeywordIndex
+    from companion.container import Services
+    from companion.identity.auth import Role, create_user
+    from companion.knowledge.keyword import KeywordIndex
     from companion.settings import Settings
 
     settings = Settings(

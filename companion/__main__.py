@@ -1,3 +1,3 @@
-from .cli import main
+from companion.cli.main import main
 
 main()

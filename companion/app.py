@@ -15,16 +15,18 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__, audit_http, security
-from .api import assistant, health, knowledge, records, search
-from .api import audit as audit_api
-from .api import evals as evals_api
-from .api import matching as matching_api
-from .api import people as people_api
-from .deps import Services
-from .errors import CompanionError
-from .settings import Settings
-from .web import (
+from companion import __version__
+from companion.api import assistant, health, knowledge, records, search
+from companion.api import audit as audit_api
+from companion.api import evals as evals_api
+from companion.api import matching as matching_api
+from companion.api import people as people_api
+from companion.container import Services
+from companion.errors import CompanionError
+from companion.identity import http_audit as audit_http
+from companion.identity import http_security as security
+from companion.settings import Settings
+from companion.web import (
     admin_knowledge,
     admin_matching,
     admin_people,
@@ -34,8 +36,8 @@ from .web import (
     mentor_pages,
     session_pages,
 )
-from .web import evals as evals_pages
-from .web.common import attach_session, render
+from companion.web import evals as evals_pages
+from companion.web.common import attach_session, render
 
 log = logging.getLogger("companion")
 STATIC_DIR = Path(__file__).parent / "web" / "static"

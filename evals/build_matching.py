@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from companion.demo_org import demo_rows
-from companion.timezones import overlap_hours, parse_timezone
+from companion.matching.demo_org import demo_rows
+from companion.matching.timezones import overlap_hours, parse_timezone
 
 SEED, SIZE, CASES, MIN_ACCEPTABLE = 7, 300, 25, 5
 RULE = (

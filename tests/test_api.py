@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from companion.auth import Role, authenticate, create_user, ensure_first_admin
-from companion.deps import Services
+from companion.container import Services
 from companion.errors import Conflict, InvalidInput, Unauthorized
+from companion.identity.auth import Role, authenticate, create_user, ensure_first_admin
 from companion.settings import Settings
-from tests.conftest import Api
-from tests.fixtures.documents import make_pdf
+from tests.support.app import Api
+from tests.support.documents import make_pdf
 
 GUIDE = b"# Giving feedback\n\n## Impact\n\nName the impact of the behaviour on the team, then a next step.\n"
 
@@ -95,7 +95,7 @@ def test_upload_rejects_bad_files(api: Api, name: str, data: bytes, status: int,
 
 
 def test_upload_size_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import make_api, make_settings
+    from tests.support.app import make_api, make_settings
 
     services = Services(make_settings(tmp_path, max_upload_bytes=100))
     services.db.create_tables()
@@ -151,7 +151,7 @@ def test_users_tokens_on_both_databases(any_db_settings: Settings) -> None:
             create_user(session, name="ana", role=Role.mentor)
         with pytest.raises(InvalidInput):
             create_user(session, name="bad name!", role=Role.mentor)
-    from companion.db import ApiToken
+    from companion.storage.db import ApiToken
 
     with services.db.session() as session:
         stored = [t.token_hash for t in session.query(ApiToken).all()]
@@ -160,8 +160,8 @@ def test_users_tokens_on_both_databases(any_db_settings: Settings) -> None:
 
 
 def test_mentee_record_access_rules(services: Services) -> None:
-    from companion.auth import Principal, check_mentee_access, link_mentorship
     from companion.errors import Forbidden
+    from companion.identity.auth import Principal, check_mentee_access, link_mentorship
 
     with services.db.session() as session:
         mentee, _ = create_user(session, name="mia", role=Role.mentee)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from companion.auth import link_mentorship
-from tests.conftest import Api, make_api
-from tests.test_mentoring import GUIDES, build, good_goals
+from companion.identity.auth import link_mentorship
+from tests.support.app import Api, make_api
+from tests.support.assistant import GUIDES, build, good_goals
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def assistant_api(tmp_path: Path) -> Iterator[Api]:
 
 
 def ids(api: Api) -> dict[str, int]:
-    from companion.auth import authenticate
+    from companion.identity.auth import authenticate
 
     with api.services.db.session() as session:
         return {role: authenticate(session, token).id for role, token in api.tokens.items()}
@@ -146,7 +146,7 @@ def test_records_access_by_role(assistant_api: Api) -> None:
     api = assistant_api
     who = ids(api)
     mentee_id = who["mentee"]
-    from companion.auth import Role, create_user
+    from companion.identity.auth import Role, create_user
 
     with api.services.db.session() as session:
         other, other_token = create_user(session, name="other-mentee", role=Role.mentee)

@@ -14,16 +14,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from companion.assistant_models import (
+from companion.assistant.llm import packaged_gguf_path
+from companion.assistant.models import (
     AskResponse,
     FeedbackResponse,
     GoalDraftResponse,
     SessionPrepResponse,
 )
-from companion.deps import Services
-from companion.llm import packaged_gguf_path
+from companion.container import Services
 from companion.settings import Settings
-from tests.conftest import KNOWLEDGE, Api, free_port, make_api
+from tests.support.app import KNOWLEDGE, Api, free_port, make_api
 
 pytestmark = pytest.mark.real_model
 

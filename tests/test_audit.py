@@ -17,16 +17,16 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from companion.audit import AuditLog
-from companion.auth import Principal, Role, authenticate
-from companion.cli import app as cli_app
-from companion.db import Database
-from companion.deps import Services
+from companion.cli.main import app as cli_app
+from companion.container import Services
 from companion.errors import BackendUnavailable
+from companion.identity.audit import AuditLog
+from companion.identity.auth import Principal, Role, authenticate
 from companion.settings import Settings
-from tests.conftest import Api, make_api, make_settings
-from tests.test_evaluation import build as build_eval_services
-from tests.test_people import MENTEE, MENTOR
+from companion.storage.db import Database
+from tests.support.app import Api, make_api, make_settings
+from tests.support.evaluation import build as build_eval_services
+from tests.support.people import MENTEE, MENTOR
 
 GUIDE = b"# Goals\n\n## SMART\n\nA goal names a measure and a date. Agree the first steps together.\n"
 
@@ -202,7 +202,7 @@ def test_a_failing_audit_write_keeps_the_response(tmp_path: Path, caplog: pytest
     services = BrokenAuditServices(make_settings(tmp_path))
     services.db.create_tables()
     for api in make_api(services):
-        with caplog.at_level(logging.ERROR, logger="companion.audit"):
+        with caplog.at_level(logging.ERROR, logger="companion.identity.audit"):
             upload = api.client.post(
                 "/v1/knowledge/documents", files={"file": ("g.md", GUIDE)}, headers=api.auth("admin")
             )

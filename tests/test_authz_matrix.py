@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from companion.auth import Role, authenticate, create_user, link_mentorship
-from companion.deps import Services
-from tests.conftest import Api, make_api, make_settings
-from tests.test_people import MENTEE, MENTOR
+from companion.container import Services
+from companion.identity.auth import Role, authenticate, create_user, link_mentorship
+from tests.support.app import Api, make_api, make_settings
+from tests.support.people import MENTEE, MENTOR
 
 PUBLIC = frozenset({"anonymous", "mentee", "mentor", "admin"})
 ANY = frozenset({"mentee", "mentor", "admin"})

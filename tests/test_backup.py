@@ -9,16 +9,16 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from companion.auth import Role, authenticate, create_user
-from companion.backup import backup, restore
-from companion.cli import app as cli_app
-from companion.db import Base
-from companion.deps import Services
+from companion.cli.main import app as cli_app
+from companion.container import Services
 from companion.errors import Conflict
-from companion.records import GoalIn
+from companion.identity.auth import Role, authenticate, create_user
+from companion.records.service import GoalIn
 from companion.settings import Settings
-from tests.conftest import make_settings
-from tests.test_knowledge import write_corpus
+from companion.storage.backup import backup, restore
+from companion.storage.db import Base
+from tests.support.app import make_settings
+from tests.support.knowledge import write_corpus
 
 
 def _plain(value: object) -> str:

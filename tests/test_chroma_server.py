@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from companion.deps import Services
+from companion.container import Services
 from companion.errors import BackendUnavailable
-from tests.conftest import free_port, make_api, make_settings
-from tests.test_knowledge import write_corpus
+from tests.support.app import free_port, make_api, make_settings
+from tests.support.knowledge import write_corpus
 
 pytestmark = pytest.mark.chroma_server
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from companion.chunking import chunk_document
-from companion.loaders import load_bytes
+from companion.knowledge.chunking import chunk_document
+from companion.knowledge.loaders import load_bytes
 
 LONG_SECTION = " ".join(f"Sentence number {i} talks about mentoring practice." for i in range(80))
 DOC = f"""# Handbook

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from companion.cli import app
-from tests.test_knowledge import write_corpus
+from companion.cli.main import app
+from tests.support.knowledge import write_corpus
 
 runner = CliRunner()
 

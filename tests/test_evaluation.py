@@ -9,25 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from companion.cli import app
-from companion.deps import Services
-from companion.evaluation import SUITES, load_suite
+from companion.cli.main import app
+from companion.container import Services
+from companion.evaluation.runner import SUITES, load_suite
 from companion.settings import Settings
-from tests.conftest import KNOWLEDGE, REPO, make_api
-from tests.test_mentoring import build as build_assistant
+from tests.support.app import KNOWLEDGE, REPO, make_api
+from tests.support.evaluation import build
 
-GUIDES = {
-    "giving-feedback.md": "# Feedback\n\n## Situation behaviour impact\n\nDescribe the situation, "
-    "the behaviour and its impact, then agree a next step. Avoid always and never.\n",
-    "smart-goals.md": "# Goals\n\n## SMART goals\n\nA SMART goal is specific and measurable, with a number "
-    "and a target date.\n",
-}
-CASE = {
-    "id": "fb-1",
-    "task": "feedback",
-    "inputs": {"draft": "You are lazy and never finish your tickets.", "context": ""},
-    "expect": {"sources": ["giving-feedback.md"], "required": [], "forbidden": ["lazy"]},
-}
 GOOD_REPLY = {
     "rewritten": "In Monday's sprint review two of your tickets were still open. That delayed the release by "
     "a day. Could you flag blockers at standup next time?",
@@ -38,13 +26,6 @@ GOOD_REPLY = {
     "changes": [{"what": "Removed 'lazy'", "why": "it judges character"}],
     "sources": [1],
 }
-
-
-def build(tmp_path: Path, replies: list[object]) -> Services:
-    evals = tmp_path / "evals"
-    evals.mkdir(exist_ok=True)
-    (evals / "feedback.jsonl").write_text(json.dumps(CASE) + "\n")
-    return build_assistant(tmp_path, replies, guides=GUIDES, extra={"evals": {"dir": str(evals)}})
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from companion.deps import Services
-from tests.conftest import Api, free_port, make_api, make_settings
+from companion.container import Services
+from tests.support.app import Api, free_port, make_api, make_settings
 
 COMPANION = str(Path(sys.executable).parent / "companion")
 

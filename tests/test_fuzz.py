@@ -16,9 +16,9 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.specs.openapi.checks import content_type_conformance
 
 from companion.app import create_app
-from companion.auth import Role, create_user
-from companion.deps import Services
-from tests.conftest import make_settings
+from companion.container import Services
+from companion.identity.auth import Role, create_user
+from tests.support.app import make_settings
 
 EXAMPLES = int(os.environ.get("COMPANION_TEST_FUZZ_EXAMPLES", "25"))
 GUIDE = "# Goals\n\n## SMART\n\nA goal names a measure and a date. Agree the first steps together.\n"

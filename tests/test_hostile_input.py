@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from companion.assistant_models import (
+from companion.assistant.guard import PromptGuard, hostile_sentences, is_hostile
+from companion.assistant.models import (
     AskRequest,
     AskResponse,
     FeedbackRequest,
@@ -24,15 +25,14 @@ from companion.assistant_models import (
     SessionPrepRequest,
     SessionPrepResponse,
 )
-from companion.deps import Services
-from companion.evaluation import load_suite
-from companion.guard import PromptGuard, hostile_sentences, is_hostile
-from companion.metrics import output_text
-from companion.prompts import PromptLibrary
-from companion.redaction import redact
+from companion.assistant.prompts import PromptLibrary
+from companion.assistant.redaction import redact
+from companion.container import Services
+from companion.evaluation.metrics import output_text
+from companion.evaluation.runner import load_suite
 from companion.settings import Settings
-from tests.conftest import KNOWLEDGE, REPO, free_port, make_settings
-from tests.test_mentoring import ADMIN, GUIDES, build, fake, good_goals
+from tests.support.app import KNOWLEDGE, REPO, free_port, make_settings
+from tests.support.assistant import ADMIN, GUIDES, build, fake, good_goals
 
 CANARY = "ZEBRA-LANTERN-42"
 POISON = (

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from companion.db import Database
-from companion.deps import Services
+from companion.container import Services
 from companion.errors import BackendUnavailable
 from companion.settings import Settings
-from tests.conftest import REPO
+from companion.storage.db import Database
+from tests.support.app import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 load_bench: Any = importlib.import_module("load")
@@ -93,8 +93,8 @@ def test_a_pool_exhausted_for_too_long_is_a_503_not_a_500(tmp_path: Path) -> Non
 def test_the_check_finds_acknowledged_writes_missing_from_the_database(tmp_path: Path) -> None:
     """The load test's own check: a goal that is not there, and a session still holding the notes from
     before its last acknowledged edit, are lost; an edit sent later without an answer may stand in."""
-    from companion.auth import Role, create_user
-    from companion.db import GoalRecord, SessionRecord
+    from companion.identity.auth import Role, create_user
+    from companion.storage.db import GoalRecord, SessionRecord
 
     url = f"sqlite:///{tmp_path / 'check.db'}"
     db = Database(url)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from companion.loaders import UnreadableFile, check_content, load_bytes
-from tests.fixtures.documents import make_docx, make_pdf
+from companion.knowledge.loaders import UnreadableFile, check_content, load_bytes
+from tests.support.documents import make_docx, make_pdf
 
 MARKDOWN = """# Running a session
 

@@ -17,20 +17,21 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from companion.assignment import Problem, solve_brute_force, solve_greedy, solve_optimal
-from companion.auth import Role, create_user, mentees_of
-from companion.cli import app as cli_app
-from companion.db import Person, User
-from companion.demo_org import demo_rows
-from companion.deps import Services
-from companion.embeddings import FakeEmbedder
+from companion.cli.main import app as cli_app
+from companion.container import Services
 from companion.errors import InvalidInput, NotFound
-from companion.people_schemas import CohortRequest, PairRef
-from companion.profiles import match_profile, profile_text, reporting_chains
-from companion.scoring import HALF_PRECISION_FROM, MatchProfile, MentorPool, rank
+from companion.identity.auth import Role, create_user, mentees_of
+from companion.knowledge.embeddings import FakeEmbedder
+from companion.matching.assignment import Problem, solve_brute_force, solve_greedy, solve_optimal
+from companion.matching.demo_org import demo_rows
+from companion.matching.profiles import match_profile, profile_text, reporting_chains
+from companion.matching.schemas import CohortRequest, PairRef
+from companion.matching.scoring import HALF_PRECISION_FROM, MatchProfile, MentorPool, rank
+from companion.matching.timezones import overlap_hours, parse_timezone
 from companion.settings import MatchingSettings, Settings
-from companion.timezones import overlap_hours, parse_timezone
-from tests.conftest import REPO, Api, make_api, make_settings
+from companion.storage.db import Person, User
+from tests.support.app import REPO, Api, make_api, make_settings
+from tests.support.people import link, load_cases, load_team, precision_at_5
 
 # ---- an independent check of the hard rules --------------------------------------------------------------
 
@@ -38,7 +39,8 @@ from tests.conftest import REPO, Api, make_api, make_settings
 @cache
 def shared_minutes(zone_a: str, zone_b: str) -> int:
     """Minutes of a day both are inside 9:00-17:00 local time, the worse of a January and a July day,
-    found by walking the day in 15-minute steps with zoneinfo (independent of companion.timezones)."""
+    found by walking the day in 15-minute steps with zoneinfo (independent of
+    companion.matching.timezones)."""
 
     def zone(name: str) -> tzinfo:
         if name.startswith("UTC"):
@@ -270,126 +272,6 @@ def test_two_pass_ranking_is_exact() -> None:
 
 # ---- through the services and the API --------------------------------------------------------------------
 
-TEAM: list[dict[str, Any]] = [
-    {
-        "id": "boss",
-        "role": "mentor",
-        "timezone": "Europe/London",
-        "skills": "rtos; embedded c",
-        "expertise": "I tuned RTOS scheduling for embedded C firmware.",
-    },
-    {
-        "id": "lead",
-        "role": "mentor",
-        "manager": "boss",
-        "timezone": "Europe/London",
-        "skills": "rtos; embedded c",
-        "expertise": "I tuned RTOS scheduling for embedded C firmware.",
-    },
-    {
-        "id": "mia",
-        "role": "mentee",
-        "manager": "lead",
-        "timezone": "Europe/London",
-        "skills": "rtos; embedded c",
-        "goals": "I want to understand RTOS scheduling for embedded C firmware.",
-        "prefer_department": "different",
-        "avoid": "avoided",
-    },
-    {
-        "id": "report",
-        "role": "mentor",
-        "manager": "mia",
-        "timezone": "Europe/London",
-        "skills": "rtos",
-        "expertise": "I tuned RTOS scheduling for embedded C firmware.",
-    },
-    {
-        "id": "far",
-        "role": "mentor",
-        "timezone": "Pacific/Auckland",
-        "skills": "rtos; embedded c",
-        "expertise": "I tuned RTOS scheduling for embedded C firmware.",
-    },
-    {
-        "id": "french",
-        "role": "mentor",
-        "timezone": "Europe/Paris",
-        "languages": "french",
-        "skills": "rtos; embedded c",
-        "expertise": "I tuned RTOS scheduling for embedded C firmware.",
-    },
-    {
-        "id": "full",
-        "role": "mentor",
-        "timezone": "Europe/London",
-        "skills": "rtos; embedded c",
-        "capacity": "0",
-        "expertise": "I tuned RTOS scheduling for embedded C firmware.",
-    },
-    {
-        "id": "avoided",
-        "role": "mentor",
-        "timezone": "Europe/London",
-        "skills": "rtos; embedded c",
-        "expertise": "I tuned RTOS scheduling for embedded C firmware.",
-    },
-    {
-        "id": "good",
-        "role": "mentor",
-        "timezone": "Europe/Lisbon",
-        "skills": "rtos; embedded c; public speaking",
-        "department": "Platform",
-        "expertise": "I tuned RTOS scheduling on embedded C firmware for sensors.",
-    },
-    {
-        "id": "okay",
-        "role": "mentor",
-        "timezone": "America/Toronto",
-        "skills": "embedded c",
-        "department": "Platform",
-        "expertise": "I write embedded C drivers.",
-    },
-    {
-        "id": "other",
-        "role": "mentor",
-        "timezone": "Asia/Kolkata",
-        "skills": "sql",
-        "expertise": "I write SQL reports.",
-    },
-    {
-        "id": "ned",
-        "role": "mentee",
-        "timezone": "Europe/London",
-        "skills": "sql",
-        "goals": "I want to write faster SQL reports.",
-    },
-    {
-        "id": "zoe",
-        "role": "mentee",
-        "timezone": "Asia/Kolkata",
-        "languages": "tamil",
-        "skills": "sql",
-        "goals": "I want to write SQL.",
-    },
-]
-
-
-def load_team(services: Services) -> dict[str, int]:
-    rows = [{"name": r["id"].title(), "languages": "english", "department": "Firmware", **r} for r in TEAM]
-    report = services.people.import_rows(list(enumerate(rows, start=1)))
-    assert report.failed == [], report.failed
-    with services.db.session() as session:
-        return {p.key: p.id for p in session.scalars(select(Person))}
-
-
-def link(services: Services, key: str, user: str) -> None:
-    with services.db.session() as session:
-        person = session.scalar(select(Person).where(Person.key == key))
-        account = session.scalar(select(User).where(User.name == user))
-        assert person is not None and account is not None
-        person.user_id = account.id
-
 
 @pytest.fixture
 def team_api(services: Services) -> Iterator[tuple[Api, dict[str, int]]]:
@@ -593,20 +475,6 @@ def test_matching_flow_on_each_database(any_db_settings: Settings) -> None:
 
 
 # ---- eval: precision@5 on evals/matching.jsonl -----------------------------------------------------------
-
-
-def load_cases() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (REPO / "evals" / "matching.jsonl").read_text().splitlines() if line]
-
-
-def precision_at_5(services: Services) -> float:
-    cases = load_cases()
-    services.people.load_demo(seed=cases[0]["org"]["seed"], size=cases[0]["org"]["size"])
-    total = 0.0
-    for case in cases:
-        results = services.matching.recommend(case["mentee"], k=5, principal=None).results
-        total += sum(r.mentor.key in case["acceptable"] for r in results) / 5
-    return total / len(cases)
 
 
 def test_eval_file_follows_its_written_rule() -> None:

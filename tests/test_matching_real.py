@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from companion.deps import Services
+from companion.container import Services
 from companion.settings import Settings
-from tests.test_matching import load_cases, precision_at_5
+from tests.support.people import load_cases, precision_at_5
 
 pytestmark = pytest.mark.real_model
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from companion import metrics as m
-from companion.assistant_models import (
+from companion.assistant.models import (
     AgendaItem,
     AskResponse,
     Citation,
@@ -15,6 +14,7 @@ from companion.assistant_models import (
     GoalDraftResponse,
     SessionPrepResponse,
 )
+from companion.evaluation import metrics as m
 
 TODAY = date(2026, 3, 2)
 CITE = Citation(

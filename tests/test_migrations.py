@@ -17,15 +17,15 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Column, Engine, MetaData, String, event, insert, inspect, select, text
 from typer.testing import CliRunner
 
-from companion import migrate
-from companion.auth import Role, authenticate, create_user, hash_token
-from companion.backup import backup, restore
-from companion.cli import app as cli_app
-from companion.db import AuditEvent, Base, Database, User, WebSession
-from companion.deps import Services
+from companion.cli.main import app as cli_app
+from companion.container import Services
 from companion.errors import BackendUnavailable, InvalidInput
+from companion.identity.auth import Role, authenticate, create_user, hash_token
 from companion.settings import Settings
-from tests.conftest import make_settings
+from companion.storage import migrate
+from companion.storage.backup import backup, restore
+from companion.storage.db import AuditEvent, Base, Database, User, WebSession
+from tests.support.app import make_settings
 
 NEW_TABLES = {"web_sessions", "audit_events"}
 STAMP = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -238,8 +238,8 @@ def test_at_head_only_reads_the_revision(tmp_path: Path) -> None:
 
 _RACER = """
 import json, sys
-from companion import migrate
-from companion.db import Database
+from companion.storage import migrate
+from companion.storage.db import Database
 migrate.head()
 db = Database(sys.argv[1])
 print("ready", flush=True)

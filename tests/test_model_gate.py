@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from companion.assistant_models import AskRequest
-from companion.auth import Principal, Role
+from companion.assistant.llm import FakeChatModel, Message, OneAtATime
+from companion.assistant.models import AskRequest
 from companion.errors import BackendTimeout
-from companion.llm import FakeChatModel, Message, OneAtATime
-from tests.conftest import make_api
-from tests.test_mentoring import build
+from companion.identity.auth import Principal, Role
+from tests.support.app import make_api
+from tests.support.assistant import build
 
 MENTEE = Principal(2, "mentee", Role.mentee)
 HELLO = [Message("user", "hello")]
@@ -123,7 +123,7 @@ def test_twenty_abandoned_http_streams_then_a_normal_request_answers(tmp_path: P
 
 @pytest.mark.real_model
 def test_the_real_local_model_is_free_after_twenty_abandoned_streams() -> None:
-    from companion.llm import LocalChatModel
+    from companion.assistant.llm import LocalChatModel
     from companion.settings import LLMSettings
 
     model = LocalChatModel(LLMSettings(max_tokens=48, stream_idle_seconds=0.5, deadline_seconds=60))

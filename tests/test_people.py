@@ -11,39 +11,16 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from companion.auth import link_mentorship
-from companion.cli import app as cli_app
-from companion.db import Person, ProfileVector
-from companion.demo_org import demo_rows, generate_org, to_csv
-from companion.deps import Services
-from companion.embeddings import FakeEmbedder
-from companion.people import PeopleService
-from companion.profiles import ProfileVectors
-from tests.conftest import Api
-
-MENTOR = {
-    "email": "rosa.mentor@larkfield.example",
-    "name": "Rosa Mentor",
-    "role": "mentor",
-    "department": "Firmware Engineering",
-    "site": "Leeds",
-    "timezone": "Europe/London",
-    "languages": ["English"],
-    "skills": ["embedded c", "rtos"],
-    "expertise": "I have written embedded C for sensors for ten years.",
-    "capacity": 2,
-}
-MENTEE = {
-    "email": "sam.mentee@larkfield.example",
-    "name": "Sam Mentee",
-    "role": "mentee",
-    "department": "Platform Engineering",
-    "site": "Lisbon",
-    "timezone": "Europe/Lisbon",
-    "languages": "english; portuguese",
-    "skills": ["rtos"],
-    "goals": "I want to understand RTOS scheduling.",
-}
+from companion.cli.main import app as cli_app
+from companion.container import Services
+from companion.identity.auth import link_mentorship
+from companion.knowledge.embeddings import FakeEmbedder
+from companion.matching.demo_org import demo_rows, generate_org, to_csv
+from companion.matching.people import PeopleService
+from companion.matching.profiles import ProfileVectors
+from companion.storage.db import Person, ProfileVector
+from tests.support.app import Api
+from tests.support.people import MENTEE, MENTOR
 
 CSV_WITH_BAD_ROWS = """\
 id,name,email,role,department,manager,timezone,languages,skills,expertise,goals,capacity,notes

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from companion.deps import Services
+from companion.container import Services
 from companion.settings import Settings
-from tests.conftest import KNOWLEDGE, REPO, free_port
+from tests.support.app import KNOWLEDGE, REPO, free_port
 
 pytestmark = pytest.mark.real_model
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from companion.deps import Services
+from companion.container import Services
 from companion.errors import InvalidInput
-from companion.keyword_index import KeywordIndex, tokenize
-from companion.retrieval import Retriever
+from companion.knowledge.keyword import KeywordIndex, tokenize
+from companion.knowledge.retrieval import Retriever
 from companion.settings import RetrievalSettings
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from companion.deps import Services
-from companion.security import API_CSP, TokenBuckets
-from tests.conftest import Api, make_api, make_settings
-from tests.fixtures.documents import make_docx, make_pdf
+from companion.container import Services
+from companion.identity.http_security import API_CSP, TokenBuckets
+from tests.support.app import Api, make_api, make_settings
+from tests.support.documents import make_docx, make_pdf
 
 
 def _api(tmp_path: Path, **overrides: object) -> Iterator[Api]:

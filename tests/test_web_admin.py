@@ -11,11 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from companion.auth import Role, create_user, mentees_of
-from companion.db import Match, User
-from companion.deps import Services
-
-from .conftest import Api, csrf_of, make_api, make_settings, web_client
+from companion.container import Services
+from companion.identity.auth import Role, create_user, mentees_of
+from companion.storage.db import Match, User
+from tests.support.app import Api, csrf_of, make_api, make_settings, web_client
 
 GUIDE = b"""# Pairing Rituals
 

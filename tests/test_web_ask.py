@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from companion.deps import Services
-from companion.loaders import load_bytes
+from companion.container import Services
+from companion.knowledge.loaders import load_bytes
 from companion.web.common import guide_url
-from tests.conftest import KNOWLEDGE, Api, csrf_of, make_api, make_settings, web_client
+from tests.support.app import KNOWLEDGE, Api, csrf_of, make_api, make_settings, web_client
 
 GUIDES = ("giving-feedback.md", "running-a-session.md")
 QUESTION = "How should I give feedback to my mentee?"

@@ -7,11 +7,10 @@ import time
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from companion.db import User, WebSession
-from companion.deps import Services
+from companion.container import Services
+from companion.storage.db import User, WebSession
 from companion.web.common import SESSION_COOKIE
-
-from .conftest import WEB_PASSWORD, Api, csrf_of, make_api, make_settings, web_client
+from tests.support.app import WEB_PASSWORD, Api, csrf_of, make_api, make_settings, web_client
 
 
 def anonymous(api: Api) -> TestClient:

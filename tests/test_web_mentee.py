@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from companion.auth import Principal, Role, authenticate, create_user
-from companion.people_schemas import CohortRequest, PairRef
-from companion.records import GoalIn, GoalOut, SessionIn
-from tests.conftest import Api, csrf_of, make_api, web_client
-from tests.test_matching import link, load_team
-from tests.test_mentoring import agenda, build, good_goals
+from companion.identity.auth import Principal, Role, authenticate, create_user
+from companion.matching.schemas import CohortRequest, PairRef
+from companion.records.service import GoalIn, GoalOut, SessionIn
+from tests.support.app import Api, csrf_of, make_api, web_client
+from tests.support.assistant import agenda, build, good_goals
+from tests.support.people import link, load_team
 
 PAGES = ("/mentee", "/mentee/prepare", "/mentee/mentors")
 

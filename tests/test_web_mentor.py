@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from companion.auth import Principal, Role, authenticate, create_user, link_mentorship
-from companion.deps import Services
-from companion.records import GoalIn, SessionIn
-from companion.textdiff import DiffPart, diff_counts, word_diff
-from tests.conftest import KNOWLEDGE, WEB_PASSWORD, Api, csrf_of, make_api, make_settings, web_client
+from companion.assistant.textdiff import DiffPart, diff_counts, word_diff
+from companion.container import Services
+from companion.identity.auth import Principal, Role, authenticate, create_user, link_mentorship
+from companion.records.service import GoalIn, SessionIn
+from tests.support.app import KNOWLEDGE, WEB_PASSWORD, Api, csrf_of, make_api, make_settings, web_client
 
 GOOD_REWRITE = {
     "rewritten": "In Tuesday's stand-up you joined ten minutes after we started. The team repeated the "

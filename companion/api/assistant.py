@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from ..assistant_models import (
+from companion.api.deps import CurrentUser, ServicesDep
+from companion.assistant.models import (
     AskRequest,
     AskResponse,
     FeedbackRequest,
@@ -17,7 +18,6 @@ from ..assistant_models import (
     SessionPrepRequest,
     SessionPrepResponse,
 )
-from ..deps import CurrentUser, ServicesDep
 
 router = APIRouter(prefix="/v1", tags=["assistant"])
 

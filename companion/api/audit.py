@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ..audit_schemas import AuditEventOut
-from ..deps import AdminUser, ServicesDep
+from companion.api.deps import AdminUser, ServicesDep
+from companion.identity.schemas import AuditEventOut
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 

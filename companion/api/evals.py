@@ -6,8 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from ..deps import AdminUser, ServicesDep
-from ..eval_schemas import CompareReport, EvalResultTrace, EvalRunDetail, EvalRunOut, LabelIn, LabelOut
+from companion.api.deps import AdminUser, ServicesDep
+from companion.evaluation.schemas import (
+    CompareReport,
+    EvalResultTrace,
+    EvalRunDetail,
+    EvalRunOut,
+    LabelIn,
+    LabelOut,
+)
 
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Database id.")]
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from ..deps import ServicesDep
-from ..errors import CompanionError
+from companion.api.deps import ServicesDep
+from companion.errors import CompanionError
 
 router = APIRouter(tags=["health"])
 

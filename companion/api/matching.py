@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from ..deps import AdminUser, CurrentUser, ServicesDep
-from ..people import MAX_ID
-from ..people_schemas import (
+from companion.api.deps import AdminUser, CurrentUser, ServicesDep
+from companion.matching.people import MAX_ID
+from companion.matching.schemas import (
     CohortReport,
     CohortRequest,
     MatchOut,

@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Path, Query, UploadFile
 
-from ..deps import AdminUser, CurrentUser, ServicesDep
-from ..people import MAX_ID
-from ..people_schemas import ImportReport, PersonBrief, PersonIn, PersonOut, PersonUpdate
-from .uploads import read_upload
+from companion.api.deps import AdminUser, CurrentUser, ServicesDep
+from companion.api.uploads import read_upload
+from companion.matching.people import MAX_ID
+from companion.matching.schemas import ImportReport, PersonBrief, PersonIn, PersonOut, PersonUpdate
 
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Database id.")]
 

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from ..deps import CurrentUser, ServicesDep
-from ..records import GoalIn, GoalOut, SessionIn, SessionOut, SessionUpdate
-from ..schemas import MAX_DB_ID
+from companion.api.deps import CurrentUser, ServicesDep
+from companion.records.service import GoalIn, GoalOut, SessionIn, SessionOut, SessionUpdate
+from companion.schemas import MAX_DB_ID
 
 RowId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="Database id.")]
 MenteeId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="The mentee's user id.")]

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ..deps import CurrentUser, ServicesDep
-from ..schemas import SearchRequest, SearchResponse
+from companion.api.deps import CurrentUser, ServicesDep
+from companion.schemas import SearchRequest, SearchResponse
 
 router = APIRouter(prefix="/v1", tags=["search"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.datastructures import UploadFile  # FastAPI's UploadFile and a page form's file
 
-from ..errors import InvalidInput, PayloadTooLarge
+from companion.errors import InvalidInput, PayloadTooLarge
 
 
 def read_upload(file: UploadFile, limit: int) -> tuple[bytes, str]:

@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
-from ..deps import ServicesDep
-from ..errors import CompanionError
-from ..loaders import SUPPORTED_SUFFIXES
-from ..schemas import MAX_DB_ID, IngestReport
-from .common import AdminPage, CheckedForm, render, uploaded_file
+from companion.api.deps import ServicesDep
+from companion.errors import CompanionError
+from companion.knowledge.loaders import SUPPORTED_SUFFIXES
+from companion.schemas import MAX_DB_ID, IngestReport
+from companion.web.common import AdminPage, CheckedForm, render, uploaded_file
 
 router = APIRouter(prefix="/admin/knowledge", include_in_schema=False)
 DocumentId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]

@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from ..deps import ServicesDep
-from ..errors import CompanionError, InvalidInput
-from ..people import MAX_ID, validation_message
-from ..people_schemas import CohortReport, CohortRequest, MatchOut, PairRef
-from .common import AdminPage, CheckedForm, field, render
+from companion.api.deps import ServicesDep
+from companion.errors import CompanionError, InvalidInput
+from companion.matching.people import MAX_ID, validation_message
+from companion.matching.schemas import CohortReport, CohortRequest, MatchOut, PairRef
+from companion.web.common import AdminPage, CheckedForm, field, render
 
 router = APIRouter(prefix="/admin/matching", include_in_schema=False)
 RunId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from ..deps import ServicesDep
-from ..errors import CompanionError, InvalidInput
-from ..people_schemas import ImportReport
-from .common import AdminPage, CheckedForm, field, render, uploaded_file
+from companion.api.deps import ServicesDep
+from companion.errors import CompanionError, InvalidInput
+from companion.matching.schemas import ImportReport
+from companion.web.common import AdminPage, CheckedForm, field, render, uploaded_file
 
 router = APIRouter(prefix="/admin/people", include_in_schema=False)
 PAGE_SIZE = 50

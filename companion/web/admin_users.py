@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
-from ..auth import parse_role
-from ..deps import ServicesDep
-from ..errors import CompanionError, InvalidInput
-from .common import AdminPage, CheckedForm, field, render
+from companion.api.deps import ServicesDep
+from companion.errors import CompanionError, InvalidInput
+from companion.identity.auth import parse_role
+from companion.web.common import AdminPage, CheckedForm, field, render
 
 router = APIRouter(prefix="/admin/users", include_in_schema=False)
 

@@ -15,11 +15,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
-from ..api.assistant import sse_lines
-from ..assistant_models import AskRequest, AskResponse, Citation
-from ..deps import ServicesDep
-from ..errors import CompanionError, InvalidInput
-from .common import CheckedForm, PageUser, field, render
+from companion.api.assistant import sse_lines
+from companion.api.deps import ServicesDep
+from companion.assistant.models import AskRequest, AskResponse, Citation
+from companion.errors import CompanionError, InvalidInput
+from companion.web.common import CheckedForm, PageUser, field, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -1,6 +1,6 @@
 """What every page route shares: templates, the signed-in user, role checks and CSRF checks.
 
-Pages sign in with a session cookie (see `companion.accounts`). A page for another role answers 403;
+Pages sign in with a session cookie (see `companion.identity.accounts`). A page for another role answers 403;
 a page without a session redirects to /signin (done by the error handler in `companion.app`).
 """
 
@@ -16,11 +16,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData, UploadFile
 
-from ..accounts import Accounts, SignedIn, csrf_matches
-from ..api.uploads import read_upload
-from ..auth import Role
-from ..deps import ServicesDep
-from ..errors import Forbidden, InvalidInput, Unauthorized
+from companion.api.deps import ServicesDep
+from companion.api.uploads import read_upload
+from companion.errors import Forbidden, InvalidInput, Unauthorized
+from companion.identity.accounts import Accounts, SignedIn, csrf_matches
+from companion.identity.auth import Role
 
 SESSION_COOKIE = "companion_session"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from ..auth import Principal, Role, authenticate
-from ..deps import ServicesDep
-from ..eval_schemas import EvalRunOut
-from .common import attach_session, render
+from companion.api.deps import ServicesDep
+from companion.evaluation.schemas import EvalRunOut
+from companion.identity.auth import Principal, Role, authenticate
+from companion.web.common import attach_session, render
 
 router = APIRouter(prefix="/admin/evals", tags=["admin pages"], include_in_schema=False)
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")

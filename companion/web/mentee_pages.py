@@ -18,13 +18,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from ..accounts import SignedIn
-from ..assistant_models import Citation, DraftedGoal, GoalDraftRequest, SessionPrepRequest
-from ..deps import ServicesDep
-from ..errors import CompanionError, InvalidInput, NotFound
-from ..records import GOAL_STATUSES, GoalIn, GoalOut
-from ..schemas import MAX_DB_ID
-from .common import CheckedForm, MenteePage, field, render
+from companion.api.deps import ServicesDep
+from companion.assistant.models import Citation, DraftedGoal, GoalDraftRequest, SessionPrepRequest
+from companion.errors import CompanionError, InvalidInput, NotFound
+from companion.identity.accounts import SignedIn
+from companion.records.service import GOAL_STATUSES, GoalIn, GoalOut
+from companion.schemas import MAX_DB_ID
+from companion.web.common import CheckedForm, MenteePage, field, render
 
 router = APIRouter(prefix="/mentee", include_in_schema=False)
 Model = TypeVar("Model", bound=BaseModel)

@@ -15,14 +15,14 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from ..assistant_models import FeedbackRequest, FeedbackResponse
-from ..auth import Principal
-from ..deps import ServicesDep
-from ..errors import CompanionError, InvalidInput
-from ..records import SessionIn, SessionUpdate
-from ..schemas import MAX_DB_ID
-from ..textdiff import diff_counts, word_diff
-from .common import CheckedForm, MentorPage, field, render
+from companion.api.deps import ServicesDep
+from companion.assistant.models import FeedbackRequest, FeedbackResponse
+from companion.assistant.textdiff import diff_counts, word_diff
+from companion.errors import CompanionError, InvalidInput
+from companion.identity.auth import Principal
+from companion.records.service import SessionIn, SessionUpdate
+from companion.schemas import MAX_DB_ID
+from companion.web.common import CheckedForm, MentorPage, field, render
 
 router = APIRouter(prefix="/mentor", include_in_schema=False)
 

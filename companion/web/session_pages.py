@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ..deps import ServicesDep
-from ..errors import InvalidInput, Unauthorized
-from .common import HOME, SESSION_COOKIE, CheckedForm, PageUser, render
+from companion.api.deps import ServicesDep
+from companion.errors import InvalidInput, Unauthorized
+from companion.web.common import HOME, SESSION_COOKIE, CheckedForm, PageUser, render
 
 router = APIRouter(include_in_schema=False)
 

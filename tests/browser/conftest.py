@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.conftest import KNOWLEDGE, REPO, free_port
+from tests.support.app import KNOWLEDGE, REPO, free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Response

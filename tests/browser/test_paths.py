@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import KNOWLEDGE
+from tests.support.app import KNOWLEDGE
 
 from .conftest import MODEL_TIMEOUT_MS, PHONE, SEED_GUIDES, UPLOADED_GUIDE, Accounts, Server
 

@@ -1,0 +1,146 @@
+"""CLI commands of the assistant: goals, agenda, feedback, ask. They run as the local operator (admin)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from companion.assistant.models import (
+    AskRequest,
+    Citation,
+    FeedbackRequest,
+    GenerationInfo,
+    GoalDraftRequest,
+    SessionPrepRequest,
+)
+from companion.container import Services
+from companion.identity.auth import Principal, Role
+
+OPERATOR = Principal(id=0, name="cli", role=Role.admin)
+console = Console()
+
+
+def register(
+    app: typer.Typer, *, services: Callable[[], Services], run: Callable[[Callable[[], Any]], Any]
+) -> None:
+    @app.command()
+    def goals(
+        aspiration: Annotated[str, typer.Argument(help="What the mentee wants to achieve.")],
+        context: Annotated[str, typer.Option(help="Role, constraints, what was tried.")] = "",
+        max_goals: Annotated[int, typer.Option(min=1, max=5, help="At most this many goals.")] = 3,
+        weeks: Annotated[int, typer.Option(min=2, max=52, help="Latest target date, in weeks.")] = 12,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    ) -> None:
+        """Draft SMART goals from an aspiration, grounded in the guides."""
+        request = GoalDraftRequest(
+            aspiration=aspiration, context=context, max_goals=max_goals, horizon_weeks=weeks
+        )
+        result = run(lambda: services().mentoring.draft_goals(OPERATOR, request))
+        if as_json:
+            print(result.model_dump_json(indent=2))
+            return
+        for n, goal in enumerate(result.goals, start=1):
+            console.print(f"[bold]{n}. {escape(goal.statement)}[/bold]")
+            console.print(f"   measure: {escape(goal.measure)}\n   target:  {goal.target_date}")
+            for step in goal.first_steps:
+                console.print(f"   - {escape(step)}")
+            console.print(f"   [dim]{_cites(goal.citations)}[/dim]")
+        _footer(result.generation)
+
+    @app.command()
+    def agenda(
+        goal: Annotated[list[str] | None, typer.Option(help="A goal to prepare for (repeatable).")] = None,
+        notes: Annotated[str, typer.Option(help="Notes of the last session.")] = "",
+        minutes: Annotated[int, typer.Option(min=15, max=180, help="Session length.")] = 60,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    ) -> None:
+        """A time-boxed agenda and questions for the next session."""
+        request = SessionPrepRequest(length_minutes=minutes, goals=goal or [], last_notes=notes)
+        result = run(lambda: services().mentoring.prepare_session(OPERATOR, request))
+        if as_json:
+            print(result.model_dump_json(indent=2))
+            return
+        for item in result.items:
+            title = escape(item.title)
+            console.print(f"[bold]{item.minutes:>3} min  {title}[/bold]  [dim]{_cites(item.citations)}[/dim]")
+            console.print(f"         {escape(item.purpose)}")
+        console.print("\nQuestions to bring:")
+        for question in result.questions:
+            console.print(f"  - {escape(question)}")
+        _footer(result.generation)
+
+    @app.command()
+    def feedback(
+        draft: Annotated[str, typer.Argument(help="The feedback as you would say it now.")],
+        context: Annotated[str, typer.Option(help="What happened, who it is for.")] = "",
+        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    ) -> None:
+        """Rewrite draft feedback as situation, behaviour, impact and next step, and say why."""
+        result = run(
+            lambda: services().mentoring.coach_feedback(
+                OPERATOR, FeedbackRequest(draft=draft, context=context)
+            )
+        )
+        if as_json:
+            print(result.model_dump_json(indent=2))
+            return
+        console.print(f"[bold]Rewritten:[/bold] {escape(result.rewritten)}\n")
+        for label in ("situation", "behaviour", "impact", "next_step"):
+            console.print(f"  {label:>10}: {escape(getattr(result, label))}")
+        console.print("\nWhat changed and why:")
+        for change in result.changes:
+            console.print(f"  - {escape(change.what)}: {escape(change.why)}")
+        console.print(f"[dim]{_cites(result.citations)}[/dim]")
+        _footer(result.generation)
+
+    @app.command()
+    def ask(
+        question: Annotated[str, typer.Argument(help="A question about the mentoring program.")],
+        stream: Annotated[bool, typer.Option(help="Print the answer as it is generated.")] = True,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    ) -> None:
+        """Answer from the guides, with [n] citations."""
+        request = AskRequest(question=question)
+        svc = services()
+        streamed: list[str] = []
+        if as_json or not stream:
+            result = run(lambda: svc.mentoring.ask(OPERATOR, request))
+            final: dict[str, Any] = result.model_dump(mode="json")
+        else:
+            final = {}
+            for name, data in run(lambda: svc.mentoring.ask_stream(OPERATOR, request)):
+                if name == "token":
+                    streamed.append(data["text"])
+                    console.print(data["text"], end="", markup=False, highlight=False)
+                elif name == "answer":
+                    final = data
+            if streamed:
+                console.print()
+        if as_json:
+            print(json.dumps(final, indent=2))
+            return
+        if not stream or not streamed:
+            console.print(final["answer"], markup=False)
+        elif final["answer"] != "".join(streamed).strip():
+            console.print("\n[yellow]The streamed reply did not pass validation; the answer is:[/yellow]")
+            console.print(final["answer"], markup=False)
+        for citation in final["citations"]:
+            console.print(f"  [{citation['n']}] {citation['citation']}", markup=False)
+        _footer(GenerationInfo.model_validate(final["generation"]))
+
+
+def _cites(citations: list[Citation]) -> str:
+    return escape("; ".join(f"[{c.n}] {c.citation}" for c in citations))
+
+
+def _footer(info: GenerationInfo) -> None:
+    if info.origin == "fallback":
+        reason = info.problems[-1] if info.problems else "the model's reply did not pass validation"
+        console.print(f"\n[yellow]origin: fallback[/yellow] (grounded draft; {escape(reason)})")
+    else:
+        console.print(f"\n[dim]origin: model ({info.model}, {info.attempts} call(s))[/dim]")

@@ -1,0 +1,247 @@
+"""Command-line commands for people, recommendations and cohort matching, added to the main app by
+`register(app, ...)` in cli.py (which passes in its service factory and error wrapper)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from companion.cli.audit import record_cli
+from companion.container import Services
+from companion.errors import InvalidInput
+from companion.matching.demo_org import demo_rows, write_rows
+from companion.matching.schemas import (
+    CohortReport,
+    CohortRequest,
+    ImportReport,
+    PairRef,
+    RecommendationsResponse,
+)
+
+console = Console()
+err = Console(stderr=True)
+
+
+def print_import(report: ImportReport) -> None:
+    console.print(
+        f"created {len(report.created)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
+        f"failed {len(report.failed)}; {report.embedded} profiles embedded"
+    )
+    for failure in report.failed:
+        console.print(
+            f"[yellow]skipped row {failure.row}[/yellow] ({failure.key or 'no key'}): {failure.reason}"
+        )
+    for warning in report.warnings[:20]:
+        console.print(f"[dim]note row {warning.row} ({warning.key}): {warning.reason}[/dim]")
+    if len(report.warnings) > 20:
+        console.print(f"[dim]… and {len(report.warnings) - 20} more notes (--json shows all)[/dim]")
+    if report.ignored_columns:
+        console.print(f"ignored columns: {', '.join(report.ignored_columns)}")
+
+
+def print_recommendations(out: RecommendationsResponse) -> None:
+    m = out.mentee
+    console.print(f"[bold]Mentors for {m.name}[/bold] ({m.key}) · {m.department}, {m.site}, {m.timezone}")
+    console.print(f"Goals: {out.goals}", markup=False, highlight=False)
+    console.print(f"Wants: {', '.join(out.skills_wanted) or '(no skills listed)'}", markup=False)
+    excluded = ", ".join(f"{rule.replace('_', ' ')} {n}" for rule, n in out.excluded.items() if n)
+    console.print(
+        f"{out.mentors_eligible} of {out.mentors_considered} mentors meet every hard rule"
+        + (f" (failing: {excluded})" if excluded else "")
+    )
+    for r in out.results:
+        b = r.breakdown
+        w = b.weights
+        console.print(
+            f"\n[bold]{r.rank}. {r.mentor.name}[/bold] — {r.mentor.department}, {r.mentor.site}  "
+            f"score {r.score:.3f}"
+        )
+        console.print(
+            f"   similarity {b.similarity:.3f}×{w['similarity']:g} + skills {b.skills:.3f}×{w['skills']:g} "
+            f"+ preferences {b.preferences:.3f}×{w['preferences']:g}; {r.places_left} place(s) left",
+            highlight=False,
+        )
+        console.print(f"   {r.reason}", markup=False, highlight=False)
+
+
+def print_cohort(report: CohortReport, show: int) -> None:
+    run = f"run {report.run_id}" if report.run_id is not None else "dry run (nothing stored)"
+    console.print(
+        f"[bold]Cohort {run}[/bold]: matched {report.matched} of {report.mentees} mentees, "
+        f"total score {report.total_score:.3f} ({report.seconds:.2f} s, {report.mentors} mentors with places)"
+    )
+    gap = report.total_score - report.greedy.total_score
+    share = f", {100 * gap / report.greedy.total_score:+.1f}%" if report.greedy.total_score > 0 else ""
+    console.print(
+        f"Greedy baseline: matched {report.greedy.matched}, total score {report.greedy.total_score:.3f} "
+        f"(optimal is {gap:+.3f}{share})"
+    )
+    if report.unmatched:
+        console.print(f"\nUnmatched ({len(report.unmatched)}):")
+        for u in report.unmatched:
+            console.print(f"  {u.mentee.name} ({u.mentee.key}): {u.reason}", markup=False, highlight=False)
+    if report.matches and show:
+        table = Table("mentee", "mentor", "score", "reason", show_lines=False)
+        for m in report.matches[:show]:
+            table.add_row(m.mentee.name, m.mentor.name, f"{m.score:.3f}", m.reason)
+        console.print(table)
+        if len(report.matches) > show:
+            console.print(f"… {len(report.matches) - show} more pairs (--show N or --json for all)")
+
+
+def _import_counts(report: ImportReport) -> dict[str, int]:
+    return {
+        "created": len(report.created),
+        "updated": len(report.updated),
+        "unchanged": len(report.unchanged),
+        "failed": len(report.failed),
+    }
+
+
+def _pairs(values: list[str] | None, option: str) -> list[PairRef]:
+    pairs = []
+    for value in values or []:
+        mentee, sep, mentor = value.partition("=")
+        if not sep or not mentee.strip() or not mentor.strip():
+            raise InvalidInput(f"{option} takes MENTEE=MENTOR (keys or ids), got {value!r}")
+        pairs.append(PairRef(mentee=mentee.strip(), mentor=mentor.strip()))
+    return pairs
+
+
+def register(
+    app: typer.Typer, *, services: Callable[[], Services], run: Callable[[Callable[[], Any]], Any]
+) -> None:
+    """Add `people ...`, `recommend` and `match` to the command line."""
+    people_app = typer.Typer(help="Mentor and mentee profiles.", no_args_is_help=True)
+    app.add_typer(people_app, name="people")
+
+    def ready() -> Services:
+        svc = services()
+        svc.db.create_tables()
+        return svc
+
+    @people_app.command("import")
+    def people_import(
+        file: Annotated[
+            Path, typer.Argument(help="A .csv or .json file of people (upserted by id or email).")
+        ],
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ) -> None:
+        """Import profiles. Bad rows are listed with their row number and skipped; good rows are kept."""
+        svc: Services = run(ready)
+        report: ImportReport = run(lambda: svc.people.import_file(file))
+        record_cli(svc, "people import", str(file), **_import_counts(report))
+        if as_json:
+            print(report.model_dump_json(indent=2))
+        else:
+            print_import(report)
+
+    @people_app.command("demo")
+    def people_demo(
+        seed: Annotated[
+            int, typer.Option(help="Random seed: the same seed gives the same organization.")
+        ] = 7,
+        size: Annotated[int, typer.Option(min=20, max=100000, help="Number of people.")] = 300,
+        out: Annotated[
+            Path | None,
+            typer.Option(help="Write the rows to this .csv or .json file instead of loading them."),
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the import report as JSON.")] = False,
+    ) -> None:
+        """Generate the synthetic Larkfield Labs organization and load it (or write it to a file)."""
+        if out is not None:
+            rows = demo_rows(seed, size)
+            write_rows(rows, out)
+            console.print(f"wrote {len(rows)} people to {out}")
+            return
+        svc: Services = run(ready)
+        report: ImportReport = run(lambda: svc.people.load_demo(seed=seed, size=size))
+        record_cli(svc, "people demo", f"seed={seed}, size={size}", **_import_counts(report))
+        if as_json:
+            print(report.model_dump_json(indent=2))
+            return
+        console.print(f"Larkfield Labs demo organization, seed {seed}, {size} people")
+        print_import(report)
+        counts = run(lambda: ready().people.count())
+        console.print(f"now {counts.get('mentor', 0)} mentors and {counts.get('mentee', 0)} mentees")
+
+    @people_app.command("list")
+    def people_list(
+        role: Annotated[str | None, typer.Option(help="mentor or mentee.")] = None,
+        department: Annotated[str | None, typer.Option(help="Only this department.")] = None,
+        limit: Annotated[int, typer.Option(min=1, max=100000, help="How many.")] = 50,
+    ) -> None:
+        """List profiles."""
+        people = run(lambda: ready().people.list_people(role=role, department=department, limit=limit))
+        table = Table("id", "key", "name", "role", "department", "site", "skills")
+        for p in people:
+            table.add_row(
+                str(p.id), p.key, p.name, p.role, p.department or "", p.site or "", ", ".join(p.skills)
+            )
+        console.print(table)
+
+    @app.command()
+    def recommend(
+        mentee: Annotated[str, typer.Argument(help="The mentee's key (email or id column) or person id.")],
+        k: Annotated[int, typer.Option("-k", min=1, max=50, help="How many mentors.")] = 5,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    ) -> None:
+        """Recommend mentors for a mentee, with each score's breakdown and a reason."""
+        out: RecommendationsResponse = run(lambda: ready().matching.recommend(mentee, k=k, principal=None))
+        if as_json:
+            print(out.model_dump_json(indent=2))
+        else:
+            print_recommendations(out)
+
+    @app.command()
+    def match(
+        mentee: Annotated[
+            list[str] | None,
+            typer.Option("--mentee", help="Only these mentees (repeatable; default: all unmatched)."),
+        ] = None,
+        pin: Annotated[
+            list[str] | None, typer.Option(help="MENTEE=MENTOR pair that must be made (repeatable).")
+        ] = None,
+        forbid: Annotated[
+            list[str] | None, typer.Option(help="MENTEE=MENTOR pair that must not be made (repeatable).")
+        ] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Do not store the run.")] = False,
+        accept: Annotated[
+            bool, typer.Option("--accept", help="Accept every proposed match at once (as an admin).")
+        ] = False,
+        show: Annotated[int, typer.Option(min=0, help="Pairs to print.")] = 10,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
+    ) -> None:
+        """Match many mentees to mentors at once (exactly optimal), and compare with a greedy baseline."""
+        svc = ready()
+
+        def work() -> tuple[CohortReport, list[str]]:
+            request = CohortRequest(
+                mentees=list(mentee) if mentee else None,
+                pins=_pairs(pin, "--pin"),
+                forbids=_pairs(forbid, "--forbid"),
+                save=not dry_run,
+            )
+            report = svc.matching.cohort(request)
+            notes: list[str] = []
+            if accept and report.run_id is not None:
+                accepted, skipped = svc.matching.accept_run(report.run_id)
+                notes = [f"accepted {len(accepted)} matches", *skipped]
+            return report, notes
+
+        report, notes = run(work)
+        if report.run_id is not None:
+            accepted = {"accepted": True} if accept else {}
+            record_cli(svc, "match", f"run_id={report.run_id}", matched=report.matched, **accepted)
+        if as_json:
+            print(json.dumps({**report.model_dump(mode="json"), "notes": notes}, indent=2))
+            return
+        print_cohort(report, show)
+        for note in notes:
+            console.print(note)

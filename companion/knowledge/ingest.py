@@ -1,0 +1,338 @@
+"""Knowledge ingestion: files -> text -> heading-aware chunks -> embeddings -> vector store.
+
+Chunk ids come from content hashes, so the store itself says what is already there:
+- a file whose chunk ids all exist is skipped without embedding anything;
+- a changed file gets only its new chunks embedded, then its stale chunks removed (new before old, so a
+  crash midway leaves nothing missing, and the next run finishes the job exactly);
+- a removed file can be deleted by source, or pruned after a run.
+Embedding is batched across files, so many small guides still fill the model's batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from companion.errors import InvalidInput, NotFound, UnsupportedMediaType
+from companion.knowledge.chunking import Chunk, chunk_document
+from companion.knowledge.embeddings import TextEmbedder
+from companion.knowledge.guides import GuideSection, section_of
+from companion.knowledge.loaders import SUPPORTED_SUFFIXES, UnreadableFile, check_content, load_bytes
+from companion.knowledge.store import Metadata, VectorStore
+from companion.schemas import DocumentOut, FileFailure, IngestReport
+from companion.storage.db import Database, Document, utcnow
+
+Progress = Callable[[str], None]
+_SAFE_NAME = re.compile(r"^[\w][\w .()-]{0,200}$")
+
+
+@dataclass
+class _Plan:
+    source: str
+    title: str
+    content_hash: str
+    size: int
+    chunks: list[Chunk]
+    stale_ids: list[str]
+    new_chunks: list[Chunk]
+    is_new: bool
+    vectors: np.ndarray | None = field(default=None, repr=False)
+
+
+class KnowledgeService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        store: VectorStore,
+        embedder: TextEmbedder,
+        chunk_size: int,
+        chunk_overlap: int,
+        batch_size: int = 64,
+        flush_chunks: int = 512,
+        uploads_dir: Path | None = None,
+        sample_dir: Path | None = None,
+    ) -> None:
+        """`uploads_dir`: where uploaded guides are kept, so they can be re-ingested (None: not kept).
+        `sample_dir`: the sample handbook's folder, also searched for a guide's file on re-ingest."""
+        self.db = db
+        self.store = store
+        self.embedder = embedder
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+        self.batch_size = batch_size
+        self.flush_chunks = flush_chunks
+        self.uploads_dir = uploads_dir
+        self.sample_dir = sample_dir
+        self._lock = threading.Lock()
+
+    # ---- ingestion -------------------------------------------------------------------------------
+
+    def collect(self, paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[FileFailure]]:
+        """Expand folders into (file, source) pairs. Sources are paths relative to the folder given."""
+        files: list[tuple[Path, str]] = []
+        failures: list[FileFailure] = []
+        for path in paths:
+            if path.is_dir():
+                for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                    rel = file.relative_to(path)
+                    if any(part.startswith(".") for part in rel.parts):
+                        continue
+                    if file.suffix.lower() in SUPPORTED_SUFFIXES:
+                        files.append((file, rel.as_posix()))
+                    else:
+                        failures.append(
+                            FileFailure(
+                                source=rel.as_posix(), reason=f"unsupported type {file.suffix or '(none)'!r}"
+                            )
+                        )
+            elif path.is_file():
+                files.append((path, path.name))
+            else:
+                failures.append(FileFailure(source=str(path), reason="no such file or folder"))
+        return files, failures
+
+    def ingest_paths(
+        self, paths: Iterable[Path], *, prune: bool = False, progress: Progress | None = None
+    ) -> IngestReport:
+        files, failures = self.collect(paths)
+        sources = [(src, _reader(path)) for path, src in files]
+        report = self.ingest_sources(sources, progress=progress)
+        report.failed[:0] = failures
+        if prune:
+            seen = {src for _, src in files}
+            for doc in self.list_documents():
+                if doc.source not in seen:
+                    report.chunks_deleted += self._delete(doc.source)
+                    report.deleted.append(doc.source)
+        return report
+
+    def ingest_bytes(self, data: bytes, filename: str) -> IngestReport:
+        """Ingest one uploaded file. Refuses (rather than skips) a file that cannot be read."""
+        name = Path(filename).name
+        if not name or name != filename or not _SAFE_NAME.match(name):
+            raise InvalidInput(
+                "file name must be a plain name (letters, digits, spaces, '.', '-', '_', '()'), no folders"
+            )
+        if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+            supported = ", ".join(SUPPORTED_SUFFIXES)
+            suffix = Path(name).suffix or "(none)"
+            raise UnsupportedMediaType(f"unsupported file type {suffix!r}; supported: {supported}")
+        check_content(data, name)
+        load_bytes(data, name)  # fail before anything is written
+        report = self.ingest_sources([(name, lambda: data)])
+        if report.failed:
+            raise UnreadableFile(report.failed[0].reason)
+        self._keep_upload(name, data)
+        return report
+
+    def _keep_upload(self, name: str, data: bytes) -> None:
+        """Keep an ingested upload in `uploads_dir` (written whole, then renamed into place)."""
+        if self.uploads_dir is None:
+            return
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        partial = self.uploads_dir / f".{name}.partial"
+        partial.write_bytes(data)
+        partial.replace(self.uploads_dir / name)
+
+    def guide_file(self, source: str) -> Path | None:
+        """The file a guide was ingested from, when the server keeps it: an upload or a sample guide."""
+        for folder in (self.uploads_dir, self.sample_dir):
+            if folder is None or not folder.is_dir():
+                continue
+            path = (folder / source).resolve()
+            if path.is_file() and path.is_relative_to(folder.resolve()):
+                return path
+        return None
+
+    def reingest(self, sources: Iterable[str] | None = None) -> IngestReport:
+        """Ingest these guides again from their kept files (default: every listed guide).
+
+        Unchanged files embed nothing; a guide whose file the server does not keep is reported as failed.
+        """
+        wanted = [d.source for d in self.list_documents()] if sources is None else list(sources)
+        found: list[tuple[str, Callable[[], bytes]]] = []
+        missing: list[FileFailure] = []
+        for source in wanted:
+            path = self.guide_file(source)
+            if path is None:
+                reason = (
+                    "the server does not keep this guide's file (ingested from the command line?); "
+                    "upload it again"
+                )
+                missing.append(FileFailure(source=source, reason=reason))
+            else:
+                found.append((source, _reader(path)))
+        report = self.ingest_sources(found)
+        report.failed[:0] = missing
+        return report
+
+    def reingest_document(self, document_id: int) -> IngestReport:
+        return self.reingest([self.get_document(document_id).source])
+
+    def ingest_sample(self) -> IngestReport:
+        """Ingest the sample handbook folder (adds back sample guides that were deleted)."""
+        if self.sample_dir is None or not self.sample_dir.is_dir():
+            raise NotFound(f"the sample guides folder {self.sample_dir} does not exist")
+        return self.ingest_paths([self.sample_dir])
+
+    def ingest_sources(
+        self, sources: list[tuple[str, Callable[[], bytes]]], *, progress: Progress | None = None
+    ) -> IngestReport:
+        report = IngestReport()
+        with self._lock:
+            pending: list[_Plan] = []
+            pending_chunks = 0
+            for source, read in sources:
+                try:
+                    plan = self._plan(source, read())
+                except (UnreadableFile, OSError) as exc:
+                    report.failed.append(FileFailure(source=source, reason=str(exc)))
+                    if progress:
+                        progress(source)
+                    continue
+                if plan is None:
+                    report.unchanged.append(source)
+                    if progress:
+                        progress(source)
+                    continue
+                pending.append(plan)
+                pending_chunks += len(plan.new_chunks)
+                if pending_chunks >= self.flush_chunks:
+                    self._flush(pending, report, progress)
+                    pending, pending_chunks = [], 0
+            self._flush(pending, report, progress)
+        return report
+
+    def _plan(self, source: str, data: bytes) -> _Plan | None:
+        """Work out what to write for one file; None when the store already holds exactly its chunks."""
+        loaded = load_bytes(data, source)
+        chunks = chunk_document(
+            loaded, source=source, chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap
+        )
+        content_hash = hashlib.sha256(data).hexdigest()
+        expected = {c.id for c in chunks}
+        existing = self.store.ids_for_source(source)
+        if existing == expected:
+            self._record(source, loaded.title, content_hash, len(chunks), len(data), only_if_changed=True)
+            return None
+        return _Plan(
+            source=source,
+            title=loaded.title,
+            content_hash=content_hash,
+            size=len(data),
+            chunks=chunks,
+            stale_ids=sorted(existing - expected),
+            new_chunks=[c for c in chunks if c.id not in existing],
+            is_new=not existing,
+        )
+
+    def _flush(self, plans: list[_Plan], report: IngestReport, progress: Progress | None) -> None:
+        texts = [c.indexed_text() for plan in plans for c in plan.new_chunks]
+        vectors = self.embedder.encode(texts, batch_size=self.batch_size) if texts else None
+        offset = 0
+        for plan in plans:
+            n = len(plan.new_chunks)
+            if n and vectors is not None:
+                self.store.upsert(
+                    [c.id for c in plan.new_chunks],
+                    vectors[offset : offset + n],
+                    [c.text for c in plan.new_chunks],
+                    [_metadata(c) for c in plan.new_chunks],
+                )
+            offset += n
+            self.store.delete_ids(plan.stale_ids)
+            self._record(plan.source, plan.title, plan.content_hash, len(plan.chunks), plan.size)
+            (report.added if plan.is_new else report.updated).append(plan.source)
+            report.chunks_written += n
+            report.chunks_deleted += len(plan.stale_ids)
+            if progress:
+                progress(plan.source)
+
+    def _record(
+        self,
+        source: str,
+        title: str,
+        content_hash: str,
+        chunks: int,
+        size: int,
+        *,
+        only_if_changed: bool = False,
+    ) -> None:
+        with self.db.session() as session:
+            doc = session.scalar(select(Document).where(Document.source == source))
+            if doc is None:
+                session.add(
+                    Document(
+                        source=source, title=title, content_hash=content_hash, chunks=chunks, size_bytes=size
+                    )
+                )
+            elif not only_if_changed or doc.content_hash != content_hash or doc.chunks != chunks:
+                doc.title, doc.content_hash, doc.chunks, doc.size_bytes = title, content_hash, chunks, size
+                doc.ingested_at = utcnow()
+
+    # ---- catalogue ---------------------------------------------------------------------------------
+
+    def list_documents(self) -> list[DocumentOut]:
+        with self.db.session() as session:
+            docs = session.scalars(select(Document).order_by(Document.source))
+            return [DocumentOut.model_validate(d) for d in docs]
+
+    def guide_section(self, source: str, chunk_id: str) -> GuideSection:
+        """The section of a guide holding this chunk, put back together from the index (opens a citation).
+        Unknown guide or chunk -> NotFound."""
+        return section_of(self.store.chunks_for_source(source), source=source, chunk_id=chunk_id)
+
+    def get_document(self, document_id: int) -> DocumentOut:
+        with self.db.session() as session:
+            doc = session.get(Document, document_id)
+            if doc is None:
+                raise NotFound(f"no document with id {document_id}")
+            return DocumentOut.model_validate(doc)
+
+    def delete_document(self, document_id: int) -> IngestReport:
+        doc = self.get_document(document_id)
+        return self.delete_source(doc.source)
+
+    def delete_source(self, source: str) -> IngestReport:
+        with self._lock:
+            removed = self._delete(source)
+        if removed < 0:
+            raise NotFound(f"no document with source {source!r}")
+        return IngestReport(deleted=[source], chunks_deleted=removed)
+
+    def _delete(self, source: str) -> int:
+        """Remove chunks first, then the catalogue row and any kept upload. Returns chunks removed, -1 if
+        nothing was known."""
+        removed = self.store.delete_source(source)
+        kept = self.uploads_dir / source if self.uploads_dir is not None else None
+        if kept is not None and kept.parent == self.uploads_dir and kept.is_file():
+            kept.unlink()
+        with self.db.session() as session:
+            doc = session.scalar(select(Document).where(Document.source == source))
+            if doc is None and removed == 0:
+                return -1
+            if doc is not None:
+                session.delete(doc)
+        return removed
+
+
+def _reader(path: Path) -> Callable[[], bytes]:
+    return path.read_bytes
+
+
+def _metadata(chunk: Chunk) -> Metadata:
+    return {
+        "source": chunk.source,
+        "title": chunk.title,
+        "heading": chunk.heading_path,
+        "start": chunk.start,
+        "end": chunk.end,
+    }

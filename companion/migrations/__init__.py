@@ -1,4 +1,0 @@
-"""The Alembic environment (`env.py`, `script.py.mako`) and the schema revisions (`versions/`).
-
-Run through `companion.migrate`, which configures Alembic in code; there is no alembic.ini.
-"""

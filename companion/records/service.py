@@ -1,0 +1,242 @@
+"""Mentees' goals and session notes. Every call checks that the caller may act on that mentee."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from companion.assistant.models import Citation
+from companion.errors import InvalidInput, NotFound
+from companion.identity.auth import Principal, Role, check_mentee_access, mentees_of
+from companion.schemas import DbId
+from companion.storage.db import Database, GoalRecord, Person, SessionRecord, User
+
+GOAL_STATUSES = ("active", "done", "dropped")
+
+
+class GoalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    statement: str = Field(min_length=3, max_length=1000)
+    measure: str = Field("", max_length=1000)
+    target_date: date | None = None
+    first_steps: list[str] = Field(default_factory=list, max_length=10)
+    citations: list[Citation] = Field(default_factory=list, max_length=20)
+    status: str = Field("active", pattern="^(active|done|dropped)$")
+
+
+class GoalOut(GoalIn):
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+    id: int
+    mentee_id: int
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mentee_id: DbId
+    mentor_id: DbId | None = None
+    held_on: date
+    length_minutes: int = Field(60, ge=5, le=480)
+    notes: str = Field("", max_length=20000)
+
+
+class SessionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notes: str | None = Field(None, max_length=20000)
+    length_minutes: int | None = Field(None, ge=5, le=480)
+    held_on: date | None = None
+
+
+class SessionOut(BaseModel):
+    id: int
+    mentee_id: int
+    mentor_id: int | None
+    held_on: date
+    length_minutes: int
+    notes: str
+
+
+class MenteeBrief(BaseModel):
+    id: int = Field(description="The mentee's user id.")
+    name: str = Field(description="User name.")
+    display_name: str | None = Field(None, description="Name on the linked people profile, if any.")
+
+
+class RecordsService:
+    def __init__(self, *, db: Database) -> None:
+        self.db = db
+
+    # ---- goals -----------------------------------------------------------------------------------
+
+    def list_goals(self, principal: Principal, mentee_id: int, *, status: str | None = None) -> list[GoalOut]:
+        with self.db.session() as session:
+            self._check(session, principal, mentee_id)
+            query = select(GoalRecord).where(GoalRecord.mentee_user_id == mentee_id)
+            if status:
+                query = query.where(GoalRecord.status == status)
+            return [_goal_out(g) for g in session.scalars(query.order_by(GoalRecord.id))]
+
+    def add_goals(self, principal: Principal, mentee_id: int, goals: list[GoalIn]) -> list[GoalOut]:
+        if not goals:
+            raise InvalidInput("send at least one goal")
+        with self.db.session() as session:
+            self._check(session, principal, mentee_id)
+            rows = [
+                GoalRecord(mentee_user_id=mentee_id, created_by=principal.id, **_goal_fields(goal))
+                for goal in goals
+            ]
+            session.add_all(rows)
+            session.flush()
+            return [_goal_out(r) for r in rows]
+
+    def update_goal(self, principal: Principal, mentee_id: int, goal_id: int, goal: GoalIn) -> GoalOut:
+        with self.db.session() as session:
+            self._check(session, principal, mentee_id)
+            row = self._goal(session, mentee_id, goal_id)
+            for key, value in _goal_fields(goal).items():
+                setattr(row, key, value)
+            session.flush()
+            return _goal_out(row)
+
+    def delete_goal(self, principal: Principal, mentee_id: int, goal_id: int) -> None:
+        with self.db.session() as session:
+            self._check(session, principal, mentee_id)
+            session.delete(self._goal(session, mentee_id, goal_id))
+
+    # ---- sessions --------------------------------------------------------------------------------
+
+    def add_session(self, principal: Principal, data: SessionIn) -> SessionOut:
+        with self.db.session() as session:
+            self._check(session, principal, data.mentee_id)
+            mentor_id = data.mentor_id
+            if mentor_id is None and principal.role == Role.mentor:
+                mentor_id = principal.id
+            if mentor_id is not None:
+                mentor = session.get(User, mentor_id)
+                if mentor is None or mentor.role != Role.mentor:
+                    raise InvalidInput(f"mentor_id {mentor_id} is not a mentor")
+            row = SessionRecord(
+                mentee_user_id=data.mentee_id,
+                mentor_user_id=mentor_id,
+                held_on=data.held_on,
+                length_minutes=data.length_minutes,
+                notes=data.notes,
+                created_by=principal.id,
+            )
+            session.add(row)
+            session.flush()
+            return _session_out(row)
+
+    def list_sessions(self, principal: Principal, mentee_id: int) -> list[SessionOut]:
+        with self.db.session() as session:
+            self._check(session, principal, mentee_id)
+            rows = session.scalars(
+                select(SessionRecord)
+                .where(SessionRecord.mentee_user_id == mentee_id)
+                .order_by(SessionRecord.held_on.desc(), SessionRecord.id.desc())
+            )
+            return [_session_out(r) for r in rows]
+
+    def get_session(self, principal: Principal, session_id: int) -> SessionOut:
+        with self.db.session() as session:
+            row = session.get(SessionRecord, session_id)
+            if row is None:
+                raise NotFound(f"no session with id {session_id}")
+            self._check(session, principal, row.mentee_user_id)
+            return _session_out(row)
+
+    def update_session(self, principal: Principal, session_id: int, data: SessionUpdate) -> SessionOut:
+        with self.db.session() as session:
+            row = session.get(SessionRecord, session_id)
+            if row is None:
+                raise NotFound(f"no session with id {session_id}")
+            self._check(session, principal, row.mentee_user_id)
+            for key, value in data.model_dump(exclude_none=True).items():
+                setattr(row, key, value)
+            session.flush()
+            return _session_out(row)
+
+    def latest_notes(self, principal: Principal, mentee_id: int) -> str | None:
+        sessions = self.list_sessions(principal, mentee_id)
+        return next((s.notes for s in sessions if s.notes.strip()), None)
+
+    # ---- mentorships ----------------------------------------------------------------------------
+
+    def my_mentees(self, principal: Principal) -> list[MenteeBrief]:
+        """A mentor's active mentees, by name (anyone else has none)."""
+        if principal.role != Role.mentor:
+            return []
+        with self.db.session() as session:
+            ids = mentees_of(session, principal.id)
+            if not ids:
+                return []
+            rows = session.execute(
+                select(User.id, User.name, Person.name)
+                .outerjoin(Person, Person.user_id == User.id)
+                .where(User.id.in_(ids))
+                .order_by(User.name)
+            )
+            return [MenteeBrief(id=uid, name=name, display_name=shown) for uid, name, shown in rows]
+
+    # ---- helpers ---------------------------------------------------------------------------------
+
+    def resolve_mentee(self, principal: Principal, mentee_id: int | None) -> int:
+        """The mentee a request is about: explicit, or the caller when the caller is a mentee."""
+        if mentee_id is not None:
+            return mentee_id
+        if principal.role == Role.mentee:
+            return principal.id
+        raise InvalidInput("mentee_id is required (only mentees default to themselves)")
+
+    def _check(self, session: Any, principal: Principal, mentee_id: int) -> None:
+        user = session.get(User, mentee_id)
+        if user is None or user.role != Role.mentee:
+            # admins learn it does not exist; others get the same 403 as for someone else's records
+            if principal.role == Role.admin:
+                raise NotFound(f"no mentee with id {mentee_id}")
+        check_mentee_access(session, principal, mentee_id)
+        if user is None or user.role != Role.mentee:
+            raise NotFound(f"no mentee with id {mentee_id}")
+
+    @staticmethod
+    def _goal(session: Any, mentee_id: int, goal_id: int) -> GoalRecord:
+        row = session.get(GoalRecord, goal_id)
+        if row is None or row.mentee_user_id != mentee_id:
+            raise NotFound(f"mentee {mentee_id} has no goal {goal_id}")
+        return row
+
+
+def _goal_fields(goal: GoalIn) -> dict[str, Any]:
+    data = goal.model_dump(mode="json")
+    data["target_date"] = goal.target_date
+    return data
+
+
+def _goal_out(row: GoalRecord) -> GoalOut:
+    return GoalOut(
+        id=row.id,
+        mentee_id=row.mentee_user_id,
+        statement=row.statement,
+        measure=row.measure,
+        target_date=row.target_date,
+        first_steps=list(row.first_steps or []),
+        citations=[Citation.model_validate(c) for c in row.citations or []],
+        status=row.status,
+    )
+
+
+def _session_out(row: SessionRecord) -> SessionOut:
+    return SessionOut(
+        id=row.id,
+        mentee_id=row.mentee_user_id,
+        mentor_id=row.mentor_user_id,
+        held_on=row.held_on,
+        length_minutes=row.length_minutes,
+        notes=row.notes,
+    )
