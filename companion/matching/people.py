@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from companion.errors import Conflict, Forbidden, InvalidInput, NotFound
+from companion.errors import Conflict, Forbidden, InvalidInput, NotFound, validation_message
 from companion.identity.auth import Principal, Role, mentees_of
 from companion.matching.demo_org import CSV_COLUMNS, demo_rows
 from companion.matching.profiles import ProfileVectors
@@ -65,16 +65,6 @@ _PROFILE_FIELDS = (
     "capacity",
     "preferences",
 )
-
-
-def validation_message(exc: ValidationError) -> str:
-    """'field: problem; field: problem' from a pydantic error, for people rather than programs."""
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ()))
-        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
 
 
 def parse_rows(data: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from companion.api.deps import ServicesDep
-from companion.errors import CompanionError, InvalidInput
-from companion.matching.people import MAX_ID, validation_message
+from companion.errors import CompanionError, InvalidInput, validation_message
+from companion.matching.people import MAX_ID
 from companion.matching.schemas import CohortReport, CohortRequest, MatchOut, PairRef
 from companion.web.common import AdminPage, CheckedForm, field, render
 

@@ -20,7 +20,7 @@ from starlette.datastructures import FormData
 
 from companion.api.deps import ServicesDep
 from companion.assistant.models import Citation, DraftedGoal, GoalDraftRequest, SessionPrepRequest
-from companion.errors import CompanionError, InvalidInput, NotFound
+from companion.errors import CompanionError, InvalidInput, NotFound, validation_message
 from companion.identity.accounts import SignedIn
 from companion.records.service import GOAL_STATUSES, GoalIn, GoalOut
 from companion.schemas import MAX_DB_ID
@@ -72,23 +72,11 @@ EXCLUSIONS = {
 # ---- form helpers ------------------------------------------------------------------------------------
 
 
-def _explain(exc: ValidationError) -> str:
-    """A pydantic error as 'Label: problem; ...' with the form's labels rather than field names."""
-    parts = []
-    for err in exc.errors()[:5]:
-        loc = [str(p) for p in err.get("loc", ())]
-        label = LABELS.get(loc[0], loc[0]) if loc else ""
-        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        message = message[:1].lower() + message[1:]
-        parts.append(f"{label}: {message}" if label else message)
-    return "; ".join(parts)
-
-
 def _validated(model: type[Model], prefix: str = "", **data: Any) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidInput(f"{prefix}{_explain(exc)}") from None
+        raise InvalidInput(f"{prefix}{validation_message(exc, labels=LABELS)}") from None
 
 
 def _whole_number(text: str, label: str, low: int, high: int) -> int:

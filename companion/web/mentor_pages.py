@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from companion.api.deps import ServicesDep
 from companion.assistant.models import FeedbackRequest, FeedbackResponse
 from companion.assistant.textdiff import diff_counts, word_diff
-from companion.errors import CompanionError, InvalidInput
+from companion.errors import CompanionError, InvalidInput, validation_message
 from companion.identity.auth import Principal
 from companion.records.service import SessionIn, SessionUpdate
 from companion.schemas import MAX_DB_ID
@@ -45,11 +45,8 @@ def checked(model: type[Model], **values: Any) -> Model:
     try:
         return model(**values)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors()[:3]:
-            name = str(err["loc"][0]) if err.get("loc") else ""
-            problems.append(f"{LABELS.get(name, name)}: {err.get('msg', 'invalid')}")
-        raise InvalidInput("please check the form: " + "; ".join(problems)) from exc
+        message = validation_message(exc, labels=LABELS, limit=3)
+        raise InvalidInput(f"please check the form: {message}") from exc
 
 
 # ---- my mentees -------------------------------------------------------------------------------------
