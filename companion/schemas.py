@@ -19,6 +19,11 @@ UtcDateTime = Annotated[datetime, AfterValidator(_assume_utc)]
 DbId = Annotated[int, Field(ge=1, le=MAX_DB_ID, description="Database id.")]
 
 
+def is_db_id(value: int) -> bool:
+    """Ids are 32-bit on PostgreSQL; a larger number cannot name a row (and must not reach the driver)."""
+    return 0 < value <= MAX_DB_ID
+
+
 class RetrievedChunk(BaseModel):
     id: str = Field(description="Stable chunk id (hash of source, offsets and text).")
     text: str

@@ -71,7 +71,8 @@ def test_form_labels_name_top_level_fields_and_the_message_reads_as_a_phrase() -
 def test_the_message_keeps_the_first_problems_only() -> None:
     exc = error_of(title="x", steps=[{"text": "a"}, {"text": "b"}, {"text": "c"}])
     assert validation_message(exc, limit=2) == (
-        "title: String should have at least 3 characters; steps.0.text: String should have at least 2 characters"
+        "title: String should have at least 3 characters; "
+        "steps.0.text: String should have at least 2 characters"
     )
     assert len(validation_problems(exc)) == 4
 

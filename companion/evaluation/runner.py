@@ -54,7 +54,7 @@ from companion.evaluation.schemas import (
 from companion.identity.auth import Principal, Role
 from companion.knowledge.retrieval import Retriever
 from companion.matching.service import MatchingService
-from companion.schemas import RetrievedChunk
+from companion.schemas import RetrievedChunk, is_db_id
 from companion.settings import EvalSettings, Settings
 from companion.storage.db import Database, EvalLabel, EvalResult, EvalRun, Person
 
@@ -572,7 +572,7 @@ def _moved_metrics(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 
 def _get(session: Session, model: type[Any], row_id: int, what: str) -> Any:
-    row = session.get(model, row_id) if 0 < row_id < 2**31 else None
+    row = session.get(model, row_id) if is_db_id(row_id) else None
     if row is None:
         raise NotFound(f"{what} {row_id} does not exist")
     return row

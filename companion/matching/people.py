@@ -37,10 +37,10 @@ from companion.matching.schemas import (
     Preferences,
     RowFailure,
 )
+from companion.schemas import is_db_id
 from companion.settings import MatchingSettings
 from companion.storage.db import Database, Person, User, utcnow
 
-MAX_ID = 2**31 - 1
 # what an import accepts: the columns the demo organization is written with, plus import-only keys
 COLUMNS = set(CSV_COLUMNS) | {"id", "key", "user", "preferences"}
 _FLAT_PREFERENCES = {
@@ -173,19 +173,14 @@ def brief(person: Person) -> PersonBrief:
     )
 
 
-def valid_id(value: int) -> bool:
-    """Ids are 32-bit on PostgreSQL; a larger number cannot name a row (and must not reach the driver)."""
-    return 0 < value <= MAX_ID
-
-
 def find_person(session: Session, ref: int | str) -> Person:
     """A person by id (int) or by key/email (str; all digits also tries the id)."""
     person: Person | None = None
     if isinstance(ref, int):
-        person = session.get(Person, ref) if valid_id(ref) else None
+        person = session.get(Person, ref) if is_db_id(ref) else None
     else:
         person = session.scalar(select(Person).where(Person.key == ref.strip().lower()))
-        if person is None and ref.strip().isdigit() and valid_id(int(ref)):
+        if person is None and ref.strip().isdigit() and is_db_id(int(ref)):
             person = session.get(Person, int(ref))
     if person is None:
         raise NotFound(f"no person {ref!r}")

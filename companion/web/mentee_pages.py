@@ -13,22 +13,20 @@ import json
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from companion.api.deps import ServicesDep
+from companion.api.deps import RowId, ServicesDep
 from companion.assistant.models import Citation, DraftedGoal, GoalDraftRequest, SessionPrepRequest
 from companion.errors import CompanionError, InvalidInput, NotFound, validation_message
 from companion.identity.accounts import SignedIn
 from companion.records.service import GOAL_STATUSES, GoalIn, GoalOut
-from companion.schemas import MAX_DB_ID
 from companion.web.common import CheckedForm, MenteePage, field, render
 
 router = APIRouter(prefix="/mentee", include_in_schema=False)
 Model = TypeVar("Model", bound=BaseModel)
-RowId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 
 MAX_DRAFTS = 5
 MAX_STEPS = 10
