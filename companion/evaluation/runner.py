@@ -170,14 +170,16 @@ class EvaluationService:
         self,
         *,
         db: Database,
-        mentoring: MentoringService,
+        assistant: Callable[[Retriever], MentoringService],
+        retriever: Retriever,
         matching: MatchingService,
         llm: ChatModel,
         prompts: PromptLibrary,
         settings: Settings,
     ) -> None:
         self.db = db
-        self.mentoring = mentoring
+        self.assistant = assistant  # the wiring's assistant, built around the retriever it is given
+        self.retriever = retriever
         self.matching = matching
         self.llm = llm
         self.prompts = prompts
@@ -296,15 +298,9 @@ class EvaluationService:
         )
 
     def _traced(self, guide: str | None) -> tuple[MentoringService, _TracingRetriever]:
-        tracer = _TracingRetriever(self.mentoring.retriever, guide)
-        service = MentoringService(
-            retriever=cast(Retriever, tracer),
-            generator=self.mentoring.generator,
-            records=self.mentoring.records,
-            settings=self.mentoring.settings,
-            today=self.mentoring.today,
-        )
-        return service, tracer
+        """The assistant reading through a tracer, so the case records exactly what it was given."""
+        tracer = _TracingRetriever(self.retriever, guide)
+        return self.assistant(cast(Retriever, tracer)), tracer
 
     def _score_assistant(self, case: Case, outcome: CaseOutcome, *, judge: bool) -> None:
         service, tracer = self._traced(case.guide)
@@ -352,7 +348,7 @@ class EvaluationService:
                 m.expected_sources_used([c.source for c in chunks], expect.get("sources", [])),
             )
         if isinstance(response, GoalDraftResponse):
-            today = self.mentoring.today()
+            today = service.today()
             horizon = today + timedelta(weeks=case.inputs.get("horizon_weeks", 12))
             outcome.add("smart", m.smart_elements(response, today=today, horizon=horizon))
             outcome.add(
