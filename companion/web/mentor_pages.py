@@ -73,7 +73,8 @@ def _mentee_page(
     **context: Any,
 ) -> HTMLResponse:
     records = services.records
-    goals = records.list_goals(principal, mentee_id)  # the access check: not my mentee -> 403
+    records.check_access(principal, mentee_id)  # not my mentee -> 403, before anything is read
+    goals = records.list_goals(principal, mentee_id)
     brief = next((m for m in records.my_mentees(principal) if m.id == mentee_id), None)
     page: dict[str, Any] = {
         "mentee_id": mentee_id,
