@@ -78,22 +78,3 @@ class DocumentOut(BaseModel):
     chunks: int
     size_bytes: int
     ingested_at: UtcDateTime
-
-
-class UserOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    role: str
-    created_at: UtcDateTime
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: object | None = None
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorBody

@@ -29,7 +29,6 @@ Metric = tuple[float, str]
 _MARKER = re.compile(r"\[(\d+)\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _PLACEHOLDER = re.compile(r"^\s*\[[^\]]*\]\s*$")
-_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b(by|before|until|within)\b", re.I)
 _NUMBER = re.compile(r"\d")
 _STOP = frozenset(
     "a an and are as at be by can do for from has have how i if in is it its of on or so that the their "
