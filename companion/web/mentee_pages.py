@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from companion.api.deps import RowId, ServicesDep
 from companion.assistant.models import Citation, DraftedGoal, GoalDraftRequest, SessionPrepRequest
-from companion.errors import CompanionError, InvalidInput, NotFound, validation_message
+from companion.errors import CompanionError, InvalidInput, NotFound
 from companion.identity.accounts import SignedIn
 from companion.records.service import GOAL_STATUSES, GoalIn, GoalOut
-from companion.web.common import CheckedForm, MenteePage, field, render
+from companion.web.common import CheckedForm, MenteePage, field, from_form, render
 
 router = APIRouter(prefix="/mentee", include_in_schema=False)
-Model = TypeVar("Model", bound=BaseModel)
 
 MAX_DRAFTS = 5
 MAX_STEPS = 10
@@ -70,13 +69,6 @@ EXCLUSIONS = {
 # ---- form helpers ------------------------------------------------------------------------------------
 
 
-def _validated(model: type[Model], prefix: str = "", **data: Any) -> Model:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidInput(f"{prefix}{validation_message(exc, labels=LABELS)}") from None
-
-
 def _whole_number(text: str, label: str, low: int, high: int) -> int:
     try:
         value = int(text)
@@ -109,9 +101,10 @@ def _goal_in(values: dict[str, str], citations: list[Citation], prefix: str = ""
             target = date.fromisoformat(values["target_date"])
         except ValueError:
             raise InvalidInput(f"{prefix}Target date: use a date like 2026-06-30") from None
-    return _validated(
+    return from_form(
         GoalIn,
-        prefix,
+        LABELS,
+        prefix=prefix,
         statement=values["statement"],
         measure=values["measure"],
         target_date=target,
@@ -219,8 +212,8 @@ def draft_goals(request: Request, services: ServicesDep, user: MenteePage, form:
     ask = {name: field(form, name) for name in ("aspiration", "context", "max_goals")}
     try:
         count = _whole_number(ask["max_goals"] or "3", "Number of goals", 1, MAX_DRAFTS)
-        body = _validated(
-            GoalDraftRequest, aspiration=ask["aspiration"], context=ask["context"], max_goals=count
+        body = from_form(
+            GoalDraftRequest, LABELS, aspiration=ask["aspiration"], context=ask["context"], max_goals=count
         )
         result = services.mentoring.draft_goals(user.principal, body)
     except CompanionError as exc:
@@ -335,7 +328,7 @@ def prepare_session(
             active = [g.statement for g in services.records.list_goals(me, me.id, status="active")]
             goals = [prep["focus"], *active][:10]
         result = services.mentoring.prepare_session(
-            me, _validated(SessionPrepRequest, length_minutes=length, goals=goals)
+            me, from_form(SessionPrepRequest, LABELS, length_minutes=length, goals=goals)
         )
     except CompanionError as exc:
         return _prepare_page(

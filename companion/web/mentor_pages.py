@@ -13,15 +13,15 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from companion.api.deps import MenteeId, RowId, ServicesDep
 from companion.assistant.models import FeedbackRequest, FeedbackResponse
 from companion.assistant.textdiff import diff_counts, word_diff
-from companion.errors import CompanionError, InvalidInput, validation_message
+from companion.errors import CompanionError
 from companion.identity.auth import Principal
 from companion.records.service import SessionIn, SessionUpdate
-from companion.web.common import CheckedForm, MentorPage, field, render
+from companion.web.common import CheckedForm, MentorPage, field, from_form, render
 
 router = APIRouter(prefix="/mentor", include_in_schema=False)
 
@@ -38,12 +38,8 @@ NOTICES = {"session": "Session recorded.", "notes": "Notes saved."}
 
 
 def checked(model: type[Model], **values: Any) -> Model:
-    """Build a request model from form values; its validation errors become one message for people."""
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        message = validation_message(exc, labels=LABELS, limit=3)
-        raise InvalidInput(f"please check the form: {message}") from exc
+    """A request model from the form's values, or InvalidInput saying which fields to fix."""
+    return from_form(model, LABELS, prefix="please check the form: ", **values)
 
 
 # ---- my mentees -------------------------------------------------------------------------------------
