@@ -6,7 +6,7 @@ from fastapi import APIRouter, File, UploadFile
 
 from companion.api.deps import AdminUser, CurrentUser, RowId, ServicesDep
 from companion.api.uploads import read_upload
-from companion.schemas import DocumentOut, IngestReport
+from companion.knowledge.schemas import DocumentOut, IngestReport
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
 

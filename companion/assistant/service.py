@@ -43,8 +43,8 @@ from companion.errors import BackendTimeout, BackendUnavailable
 from companion.identity.auth import Principal, Role
 from companion.knowledge.keyword import tokenize
 from companion.knowledge.retrieval import Retriever
+from companion.knowledge.schemas import RetrievedChunk
 from companion.records.service import RecordsService
-from companion.schemas import RetrievedChunk
 from companion.settings import AssistantSettings
 
 EXCERPT_CHARS = 1200

@@ -25,7 +25,7 @@ from companion.cli.matching import register as register_matching_commands
 from companion.container import Services
 from companion.errors import CompanionError, validation_problems
 from companion.identity.auth import create_user, ensure_first_admin, list_users, parse_role
-from companion.schemas import IngestReport
+from companion.knowledge.schemas import IngestReport
 from companion.settings import Settings
 
 app = typer.Typer(help="Companion: an LLM-assisted mentoring companion.", no_args_is_help=True)

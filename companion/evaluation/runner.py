@@ -53,8 +53,9 @@ from companion.evaluation.schemas import (
 )
 from companion.identity.auth import Principal, Role
 from companion.knowledge.retrieval import Retriever
+from companion.knowledge.schemas import RetrievedChunk
 from companion.matching.service import MatchingService
-from companion.schemas import RetrievedChunk, is_db_id
+from companion.schemas import is_db_id
 from companion.settings import EvalSettings, Settings
 from companion.storage.db import Database, EvalLabel, EvalResult, EvalRun, Person
 

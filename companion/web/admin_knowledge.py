@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from companion.api.deps import RowId, ServicesDep
 from companion.errors import CompanionError
 from companion.knowledge.loaders import SUPPORTED_SUFFIXES
-from companion.schemas import IngestReport
+from companion.knowledge.schemas import IngestReport
 from companion.web.common import AdminPage, CheckedForm, render, uploaded_file
 
 router = APIRouter(prefix="/admin/knowledge", include_in_schema=False)
