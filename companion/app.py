@@ -22,7 +22,7 @@ from companion.api import evals as evals_api
 from companion.api import matching as matching_api
 from companion.api import people as people_api
 from companion.container import Services
-from companion.errors import CompanionError, validation_problems
+from companion.errors import CompanionError, summarize, validation_problems
 from companion.identity import http_audit as audit_http
 from companion.identity import http_security as security
 from companion.settings import Settings
@@ -127,7 +127,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = validation_problems(exc, skip=("body",), whole="body")
-        summary = "; ".join(str(p) for p in problems[:5])
+        summary = summarize(problems)
         if _is_page(request):
             return _page_error(request, 422, f"please check the form: {summary}")
         details = [{"field": p.field, "problem": p.message} for p in problems]

@@ -126,5 +126,9 @@ def validation_message(
     limit: int = 5,
 ) -> str:
     """The first `limit` problems as one line: 'field: problem; field: problem'."""
-    problems = validation_problems(exc, labels=labels, skip=skip, whole=whole)
+    return summarize(validation_problems(exc, labels=labels, skip=skip, whole=whole), limit)
+
+
+def summarize(problems: Sequence[Problem], limit: int = 5) -> str:
+    """Problems as one line, the first `limit` of them: 'field: problem; field: problem'."""
     return "; ".join(str(p) for p in problems[:limit])

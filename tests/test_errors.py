@@ -92,7 +92,7 @@ def test_request_errors_skip_the_location_parts_asked_for() -> None:
     ]
 
 
-def test_api_reports_each_field_once_worded_by_the_shared_function(api: Api) -> None:
+def test_api_422_names_each_bad_field_in_details_and_message(api: Api) -> None:
     body = {**MENTOR, "timezone": "Moon/Base", "capacity": "lots"}
     response = api.client.post("/v1/people", headers=api.auth("admin"), json=body)
     assert response.status_code == 422
