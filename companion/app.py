@@ -22,7 +22,7 @@ from companion.api import evals as evals_api
 from companion.api import matching as matching_api
 from companion.api import people as people_api
 from companion.container import Services
-from companion.errors import CompanionError
+from companion.errors import CompanionError, summarize, validation_problems
 from companion.identity import http_audit as audit_http
 from companion.identity import http_security as security
 from companion.settings import Settings
@@ -126,14 +126,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-            problems.append({"field": where, "problem": err.get("msg", "invalid")})
-        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+        problems = validation_problems(exc, skip=("body",), whole="body")
+        summary = summarize(problems)
         if _is_page(request):
             return _page_error(request, 422, f"please check the form: {summary}")
-        return _error(422, "invalid_input", f"invalid request: {summary}", problems)
+        details = [{"field": p.field, "problem": p.message} for p in problems]
+        return _error(422, "invalid_input", f"invalid request: {summary}", details)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

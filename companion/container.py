@@ -82,11 +82,16 @@ class Services:
 
     @cached_property
     def mentoring(self) -> MentoringService:
+        return self.mentoring_reading(self.retriever)
+
+    def mentoring_reading(self, retriever: Retriever) -> MentoringService:
+        """The assistant as wired here, reading its guidance through `retriever`: the app's own, or the
+        eval runner's tracing wrapper around it."""
         generator = Generator(
             llm=self.llm, prompts=self.prompts, fallback_on_error=self.settings.llm.fallback_on_error
         )
         return MentoringService(
-            retriever=self.retriever,
+            retriever=retriever,
             generator=generator,
             records=self.records,
             settings=self.settings.assistant,
@@ -108,7 +113,8 @@ class Services:
     def evaluation(self) -> EvaluationService:
         return EvaluationService(
             db=self.db,
-            mentoring=self.mentoring,
+            assistant=self.mentoring_reading,
+            retriever=self.retriever,
             matching=self.matching,
             llm=self.llm,
             prompts=self.prompts,

@@ -211,3 +211,27 @@ def test_mentee_id_needed_for_non_mentees(assistant_api: Api) -> None:
     assert response.status_code == 200, "admins may prepare generic agendas without a mentee"
     saved = assistant_api.client.get("/v1/mentees/abc/goals", headers=assistant_api.auth("admin"))
     assert saved.status_code == 422
+
+
+def test_access_is_checked_explicitly_before_any_drafting(assistant_api: Api) -> None:
+    from companion.errors import Forbidden, NotFound
+    from companion.identity.auth import Principal, Role
+
+    api = assistant_api
+    who = ids(api)
+    records = api.services.records
+    mentor = Principal(who["mentor"], "mentor1", Role.mentor)
+    records.check_access(Principal(who["mentee"], "mentee1", Role.mentee), who["mentee"])
+    records.check_access(Principal(who["admin"], "admin1", Role.admin), who["mentee"])
+    with pytest.raises(Forbidden):
+        records.check_access(mentor, who["mentee"])
+    with pytest.raises(NotFound):
+        records.check_access(Principal(who["admin"], "admin1", Role.admin), 99999)
+    # goals given in the request are no way around the check: refused before the model is asked
+    body = {"mentee_id": who["mentee"], "goals": ["Lead the retro"], "last_notes": "went well"}
+    refused = api.client.post("/v1/sessions/prep", headers=api.auth("mentor"), json=body)
+    assert refused.status_code == 403
+    assert api.services.llm.calls == []  # type: ignore[attr-defined]
+    with api.services.db.session() as session:
+        link_mentorship(session, mentor_user_id=who["mentor"], mentee_user_id=who["mentee"])
+    records.check_access(mentor, who["mentee"])

@@ -13,7 +13,7 @@ from companion.cli.main import app
 from companion.container import Services
 from companion.evaluation.runner import SUITES, load_suite
 from companion.settings import Settings
-from tests.support.app import KNOWLEDGE, REPO, make_api
+from tests.support.app import KNOWLEDGE, REPO, make_api, web_client
 from tests.support.evaluation import build
 
 GOOD_REPLY = {
@@ -156,28 +156,34 @@ def test_cli_run_list_compare_and_exit_code(tmp_path: Path) -> None:
     assert unknown.exit_code == 1 and "unknown suite" in unknown.output
 
 
-def test_admin_pages_render_with_bearer_or_cookie(two_runs: tuple[Services, int, int]) -> None:
+def test_admin_pages_render_for_a_signed_in_admin(two_runs: tuple[Services, int, int]) -> None:
+    """The eval pages sign in like every other admin page: the session, not an API token."""
     services, a, b = two_runs
     for api in make_api(services):
         anonymous = api.client.get("/admin/evals", follow_redirects=False)
         assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/signin")
-        assert api.client.get("/admin/evals", headers=api.auth("mentor")).status_code == 403
-        runs = api.client.get("/admin/evals", headers=api.auth("admin"))
+        for token_only in (
+            api.client.get("/admin/evals", headers=api.auth("admin"), follow_redirects=False),
+            api.client.get("/admin/evals", cookies={"token": api.tokens["admin"]}, follow_redirects=False),
+        ):
+            assert token_only.status_code == 303 and token_only.headers["location"].startswith("/signin")
+        assert api.client.get("/v1/evals/runs", headers=api.auth("admin")).status_code == 200
+        assert web_client(api, "mentor").get("/admin/evals").status_code == 403
+        admin = web_client(api, "admin")
+        runs = admin.get("/admin/evals")
         assert runs.status_code == 200 and "<polyline" in runs.text and f"/admin/evals/runs/{a}" in runs.text
-        api.client.cookies.set("token", api.tokens["admin"])
-        run = api.client.get(f"/admin/evals/runs/{b}?suite=feedback")
+        run = admin.get(f"/admin/evals/runs/{b}?suite=feedback")
         assert run.status_code == 200 and "fb-1" in run.text and "sbi_present" in run.text
         result_id = services.evaluation.get_run(b).results[0].id
-        trace = api.client.get(f"/admin/evals/results/{result_id}")
+        trace = admin.get(f"/admin/evals/results/{result_id}")
         assert (
             trace.status_code == 200
             and "Retrieved context" in trace.text
             and "giving-feedback.md" in trace.text
         )
-        compared = api.client.get(f"/admin/evals/compare?a={a}&b={b}")
+        compared = admin.get(f"/admin/evals/compare?a={a}&b={b}")
         assert compared.status_code == 200 and "Regressions (1)" in compared.text
-        assert api.client.get("/admin/evals/runs/999999").status_code == 404
-        api.client.cookies.clear()
+        assert admin.get("/admin/evals/runs/999999").status_code == 404
 
 
 @pytest.mark.real_model

@@ -1,15 +1,19 @@
 """FastAPI dependencies shared by the JSON routes and the pages: the services of the app, the caller's
-principal from a bearer token, and role checks."""
+principal from a bearer token, role checks, and the id path parameters."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from companion.container import Services
 from companion.identity.auth import Principal, Role, authenticate
+from companion.schemas import MAX_DB_ID
+
+RowId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="Database id.")]
+MenteeId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="The mentee's user id.")]
 
 
 def get_services(request: Request) -> Services:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
-from companion.api.deps import AdminUser, ServicesDep
+from companion.api.deps import AdminUser, RowId, ServicesDep
 from companion.evaluation.schemas import (
     CompareReport,
     EvalResultTrace,
@@ -15,8 +15,7 @@ from companion.evaluation.schemas import (
     LabelIn,
     LabelOut,
 )
-
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Database id.")]
+from companion.schemas import MAX_DB_ID
 
 router = APIRouter(prefix="/v1/evals", tags=["evals"])
 
@@ -50,8 +49,8 @@ def get_result(result_id: RowId, services: ServicesDep, admin: AdminUser) -> Eva
 def compare(
     services: ServicesDep,
     admin: AdminUser,
-    a: Annotated[int, Query(ge=1, le=2**31 - 1, description="Baseline run id.")],
-    b: Annotated[int, Query(ge=1, le=2**31 - 1, description="Run compared with the baseline.")],
+    a: Annotated[int, Query(ge=1, le=MAX_DB_ID, description="Baseline run id.")],
+    b: Annotated[int, Query(ge=1, le=MAX_DB_ID, description="Run compared with the baseline.")],
 ) -> CompareReport:
     return services.evaluation.compare(a, b)
 

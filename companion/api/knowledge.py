@@ -2,13 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Path, UploadFile
+from fastapi import APIRouter, File, UploadFile
 
-from companion.api.deps import AdminUser, CurrentUser, ServicesDep
+from companion.api.deps import AdminUser, CurrentUser, RowId, ServicesDep
 from companion.api.uploads import read_upload
-from companion.schemas import MAX_DB_ID, DocumentOut, IngestReport
-
-RowId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="Database id.")]
+from companion.knowledge.schemas import DocumentOut, IngestReport
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
 

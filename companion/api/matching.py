@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
-from companion.api.deps import AdminUser, CurrentUser, ServicesDep
-from companion.matching.people import MAX_ID
+from companion.api.deps import AdminUser, CurrentUser, RowId, ServicesDep
 from companion.matching.schemas import (
     CohortReport,
     CohortRequest,
@@ -17,8 +16,7 @@ from companion.matching.schemas import (
     RunAcceptance,
     RunOut,
 )
-
-RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Database id.")]
+from companion.schemas import MAX_DB_ID
 
 router = APIRouter(prefix="/v1", tags=["matching"])
 
@@ -56,7 +54,7 @@ def accept_run(run_id: RowId, services: ServicesDep, _admin: AdminUser) -> RunAc
 def list_matches(
     services: ServicesDep,
     user: CurrentUser,
-    run_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this run.")] = None,
+    run_id: Annotated[int | None, Query(ge=1, le=MAX_DB_ID, description="Only this run.")] = None,
     status: Annotated[MatchStatus | None, Query(description="Only this status.")] = None,
 ) -> list[MatchOut]:
     return services.matching.list_matches(principal=user, run_id=run_id, status=status)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 
-from companion.api.deps import AdminUser, CurrentUser, ServicesDep
+from companion.api.deps import AdminUser, CurrentUser, RowId, ServicesDep
 from companion.api.uploads import read_upload
-from companion.matching.people import MAX_ID
 from companion.matching.schemas import ImportReport, PersonBrief, PersonIn, PersonOut, PersonUpdate
-
-RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Database id.")]
 
 router = APIRouter(prefix="/v1/people", tags=["people"])
 

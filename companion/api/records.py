@@ -2,14 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from companion.api.deps import CurrentUser, ServicesDep
+from companion.api.deps import CurrentUser, MenteeId, RowId, ServicesDep
 from companion.records.service import GoalIn, GoalOut, SessionIn, SessionOut, SessionUpdate
 from companion.schemas import MAX_DB_ID
-
-RowId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="Database id.")]
-MenteeId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="The mentee's user id.")]
 
 router = APIRouter(prefix="/v1", tags=["records"])
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from companion.api.deps import CurrentUser, ServicesDep
-from companion.schemas import SearchRequest, SearchResponse
+from companion.knowledge.schemas import SearchRequest, SearchResponse
 
 router = APIRouter(prefix="/v1", tags=["search"])
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from companion.assistant.guard import PromptGuard, strings_in
 from companion.assistant.llm import ChatModel, Message, StructuredReply
 from companion.assistant.prompts import PromptLibrary
-from companion.errors import BackendTimeout, BackendUnavailable
+from companion.errors import BackendTimeout, BackendUnavailable, validation_problems
 
 S = TypeVar("S", bound=BaseModel)
 R = TypeVar("R")
@@ -108,8 +108,6 @@ def _validate(
     try:
         value = schema.model_validate(reply.data)
     except ValidationError as exc:
-        return None, [
-            f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}" for e in exc.errors()[:8]
-        ]
+        return None, [str(p) for p in validation_problems(exc, whole="reply")[:8]]
     problems = check(value) + guard.problems(strings_in(value.model_dump()))
     return (None, problems) if problems else (value, [])

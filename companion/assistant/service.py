@@ -40,11 +40,11 @@ from companion.assistant.models import (
     SessionPrepResponse,
 )
 from companion.errors import BackendTimeout, BackendUnavailable
-from companion.identity.auth import Principal
+from companion.identity.auth import Principal, Role
 from companion.knowledge.keyword import tokenize
 from companion.knowledge.retrieval import Retriever
+from companion.knowledge.schemas import RetrievedChunk
 from companion.records.service import RecordsService
-from companion.schemas import RetrievedChunk
 from companion.settings import AssistantSettings
 
 EXCERPT_CHARS = 1200
@@ -141,9 +141,9 @@ class MentoringService:
 
     def draft_goals(self, principal: Principal, request: GoalDraftRequest) -> GoalDraftResponse:
         mentee_id = request.mentee_id
-        if mentee_id is not None or principal.role.value == "mentee":
+        if mentee_id is not None or principal.role == Role.mentee:
             mentee_id = self.records.resolve_mentee(principal, mentee_id)
-            self.records.list_goals(principal, mentee_id)  # access check
+            self.records.check_access(principal, mentee_id)
         today = self.today()
         horizon = today + timedelta(weeks=request.horizon_weeks)
         grounding = self.ground(f"setting SMART goals: {request.aspiration} {request.context}")
@@ -221,12 +221,11 @@ class MentoringService:
         mentee_id: int | None = None
         goals = request.goals
         notes_text = request.last_notes
-        if request.mentee_id is not None or principal.role.value == "mentee":
+        if request.mentee_id is not None or principal.role == Role.mentee:
             mentee_id = self.records.resolve_mentee(principal, request.mentee_id)
+            self.records.check_access(principal, mentee_id)
             if goals is None:
                 goals = [g.statement for g in self.records.list_goals(principal, mentee_id, status="active")]
-            else:
-                self.records.list_goals(principal, mentee_id)  # access check
             if notes_text is None:
                 notes_text = self.records.latest_notes(principal, mentee_id)
         goals = [g.strip() for g in goals or [] if g.strip()]

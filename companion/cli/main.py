@@ -23,9 +23,9 @@ from companion.cli.db import register as register_db_commands
 from companion.cli.eval import register as register_eval_commands
 from companion.cli.matching import register as register_matching_commands
 from companion.container import Services
-from companion.errors import CompanionError
+from companion.errors import CompanionError, validation_problems
 from companion.identity.auth import create_user, ensure_first_admin, list_users, parse_role
-from companion.schemas import IngestReport
+from companion.knowledge.schemas import IngestReport
 from companion.settings import Settings
 
 app = typer.Typer(help="Companion: an LLM-assisted mentoring companion.", no_args_is_help=True)
@@ -45,10 +45,9 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        for problem in exc.errors():
-            where = "__".join(str(p) for p in problem["loc"]).upper()
-            where = f"COMPANION_{where}" if where else "settings"
-            err.print(f"[red]configuration error:[/red] {where}: {problem['msg']}")
+        for problem in validation_problems(exc):
+            where = f"COMPANION_{'__'.join(problem.path).upper()}" if problem.path else "settings"
+            err.print(f"[red]configuration error:[/red] {where}: {problem.message}")
         raise typer.Exit(2) from None
 
 

@@ -21,6 +21,7 @@ from companion.assistant.models import (
     GoalDraftResponse,
     SessionPrepResponse,
 )
+from companion.errors import validation_problems
 from companion.knowledge.keyword import tokenize
 
 Metric = tuple[float, str]
@@ -28,7 +29,6 @@ Metric = tuple[float, str]
 _MARKER = re.compile(r"\[(\d+)\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _PLACEHOLDER = re.compile(r"^\s*\[[^\]]*\]\s*$")
-_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b(by|before|until|within)\b", re.I)
 _NUMBER = re.compile(r"\d")
 _STOP = frozenset(
     "a an and are as at be by can do for from has have how i if in is it its of on or so that the their "
@@ -52,9 +52,8 @@ def schema_valid(output: dict[str, Any], model: type[BaseModel]) -> Metric:
     try:
         model.model_validate(output)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "output"
-        return 0.0, f"{exc.error_count()} schema errors, first at {where}: {first['msg']}"
+        problems = validation_problems(exc, whole="output")
+        return 0.0, f"{len(problems)} schema errors, first at {problems[0]}"
     return 1.0, f"valid {model.__name__}"
 
 

@@ -53,8 +53,9 @@ from companion.evaluation.schemas import (
 )
 from companion.identity.auth import Principal, Role
 from companion.knowledge.retrieval import Retriever
+from companion.knowledge.schemas import RetrievedChunk
 from companion.matching.service import MatchingService
-from companion.schemas import RetrievedChunk
+from companion.schemas import is_db_id
 from companion.settings import EvalSettings, Settings
 from companion.storage.db import Database, EvalLabel, EvalResult, EvalRun, Person
 
@@ -170,14 +171,16 @@ class EvaluationService:
         self,
         *,
         db: Database,
-        mentoring: MentoringService,
+        assistant: Callable[[Retriever], MentoringService],
+        retriever: Retriever,
         matching: MatchingService,
         llm: ChatModel,
         prompts: PromptLibrary,
         settings: Settings,
     ) -> None:
         self.db = db
-        self.mentoring = mentoring
+        self.assistant = assistant  # the wiring's assistant, built around the retriever it is given
+        self.retriever = retriever
         self.matching = matching
         self.llm = llm
         self.prompts = prompts
@@ -296,15 +299,9 @@ class EvaluationService:
         )
 
     def _traced(self, guide: str | None) -> tuple[MentoringService, _TracingRetriever]:
-        tracer = _TracingRetriever(self.mentoring.retriever, guide)
-        service = MentoringService(
-            retriever=cast(Retriever, tracer),
-            generator=self.mentoring.generator,
-            records=self.mentoring.records,
-            settings=self.mentoring.settings,
-            today=self.mentoring.today,
-        )
-        return service, tracer
+        """The assistant reading through a tracer, so the case records exactly what it was given."""
+        tracer = _TracingRetriever(self.retriever, guide)
+        return self.assistant(cast(Retriever, tracer)), tracer
 
     def _score_assistant(self, case: Case, outcome: CaseOutcome, *, judge: bool) -> None:
         service, tracer = self._traced(case.guide)
@@ -352,7 +349,7 @@ class EvaluationService:
                 m.expected_sources_used([c.source for c in chunks], expect.get("sources", [])),
             )
         if isinstance(response, GoalDraftResponse):
-            today = self.mentoring.today()
+            today = service.today()
             horizon = today + timedelta(weeks=case.inputs.get("horizon_weeks", 12))
             outcome.add("smart", m.smart_elements(response, today=today, horizon=horizon))
             outcome.add(
@@ -572,7 +569,7 @@ def _moved_metrics(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 
 def _get(session: Session, model: type[Any], row_id: int, what: str) -> Any:
-    row = session.get(model, row_id) if 0 < row_id < 2**31 else None
+    row = session.get(model, row_id) if is_db_id(row_id) else None
     if row is None:
         raise NotFound(f"{what} {row_id} does not exist")
     return row

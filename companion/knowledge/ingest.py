@@ -25,8 +25,8 @@ from companion.knowledge.chunking import Chunk, chunk_document
 from companion.knowledge.embeddings import TextEmbedder
 from companion.knowledge.guides import GuideSection, section_of
 from companion.knowledge.loaders import SUPPORTED_SUFFIXES, UnreadableFile, check_content, load_bytes
+from companion.knowledge.schemas import DocumentOut, FileFailure, IngestReport
 from companion.knowledge.store import Metadata, VectorStore
-from companion.schemas import DocumentOut, FileFailure, IngestReport
 from companion.storage.db import Database, Document, utcnow
 
 Progress = Callable[[str], None]

@@ -13,8 +13,8 @@ import numpy as np
 from companion.errors import InvalidInput
 from companion.knowledge.embeddings import TextEmbedder
 from companion.knowledge.keyword import KeywordIndex
+from companion.knowledge.schemas import RetrievedChunk
 from companion.knowledge.store import StoredChunk, VectorStore
-from companion.schemas import RetrievedChunk
 from companion.settings import RetrievalSettings
 
 FILTER_KEYS = ("source", "title")

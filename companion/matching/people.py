@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from companion.errors import Conflict, Forbidden, InvalidInput, NotFound
+from companion.errors import Conflict, Forbidden, InvalidInput, NotFound, validation_message
 from companion.identity.auth import Principal, Role, mentees_of
 from companion.matching.demo_org import CSV_COLUMNS, demo_rows
 from companion.matching.profiles import ProfileVectors
@@ -37,10 +37,10 @@ from companion.matching.schemas import (
     Preferences,
     RowFailure,
 )
+from companion.schemas import is_db_id
 from companion.settings import MatchingSettings
 from companion.storage.db import Database, Person, User, utcnow
 
-MAX_ID = 2**31 - 1
 # what an import accepts: the columns the demo organization is written with, plus import-only keys
 COLUMNS = set(CSV_COLUMNS) | {"id", "key", "user", "preferences"}
 _FLAT_PREFERENCES = {
@@ -65,16 +65,6 @@ _PROFILE_FIELDS = (
     "capacity",
     "preferences",
 )
-
-
-def validation_message(exc: ValidationError) -> str:
-    """'field: problem; field: problem' from a pydantic error, for people rather than programs."""
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ()))
-        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
 
 
 def parse_rows(data: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
@@ -183,19 +173,14 @@ def brief(person: Person) -> PersonBrief:
     )
 
 
-def valid_id(value: int) -> bool:
-    """Ids are 32-bit on PostgreSQL; a larger number cannot name a row (and must not reach the driver)."""
-    return 0 < value <= MAX_ID
-
-
 def find_person(session: Session, ref: int | str) -> Person:
     """A person by id (int) or by key/email (str; all digits also tries the id)."""
     person: Person | None = None
     if isinstance(ref, int):
-        person = session.get(Person, ref) if valid_id(ref) else None
+        person = session.get(Person, ref) if is_db_id(ref) else None
     else:
         person = session.scalar(select(Person).where(Person.key == ref.strip().lower()))
-        if person is None and ref.strip().isdigit() and valid_id(int(ref)):
+        if person is None and ref.strip().isdigit() and is_db_id(int(ref)):
             person = session.get(Person, int(ref))
     if person is None:
         raise NotFound(f"no person {ref!r}")

@@ -22,7 +22,6 @@ from scipy import sparse
 from companion.matching.timezones import overlap_hours, parse_timezone
 from companion.settings import MatchingSettings
 
-RULES = ("places", "language", "overlap", "reporting_line", "avoided", "forbidden")
 # Pools at least this large rank in two passes (half precision, then exact float32 on the candidates).
 HALF_PRECISION_FROM = 20_000
 # Bound on |half-precision - float32| cosine of unit vectors: inputs rounded to 11 bits (<= 2^-10

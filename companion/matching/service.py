@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from companion.errors import Conflict, Forbidden, InvalidInput, NotFound
 from companion.identity.auth import Principal, Role, link_mentorship
 from companion.matching.assignment import UNMATCHED, Problem, check_pins, solve_greedy, solve_optimal
-from companion.matching.people import brief, find_person, own_person, valid_id
+from companion.matching.people import brief, find_person, own_person
 from companion.matching.profiles import ProfileVectors, match_profile, reporting_chains
 from companion.matching.schemas import (
     BaselineOut,
@@ -54,6 +54,7 @@ from companion.matching.scoring import (
     rank,
     reason_text,
 )
+from companion.schemas import is_db_id
 from companion.settings import MatchingSettings
 from companion.storage.db import Database, Match, MatchRun, Mentorship, Person, utcnow
 
@@ -396,7 +397,7 @@ class MatchingService:
 
     def get_run(self, run_id: int) -> RunOut:
         with self.db.session() as session:
-            run = session.get(MatchRun, run_id) if valid_id(run_id) else None
+            run = session.get(MatchRun, run_id) if is_db_id(run_id) else None
             if run is None:
                 raise NotFound(f"no matching run {run_id}")
             return _run_out(run)
@@ -426,7 +427,7 @@ class MatchingService:
     def decide(self, match_id: int, *, accept: bool, principal: Principal | None) -> MatchOut:
         """Accept or decline as a party (or as an admin; `principal` None is the trusted command line)."""
         with self.db.session() as session:
-            match = session.get(Match, match_id) if valid_id(match_id) else None
+            match = session.get(Match, match_id) if is_db_id(match_id) else None
             if match is None:
                 raise NotFound(f"no match {match_id}")
             mentee, mentor = session.get(Person, match.mentee_id), session.get(Person, match.mentor_id)
@@ -453,7 +454,7 @@ class MatchingService:
         accepted: list[MatchOut] = []
         skipped: list[str] = []
         with self.db.session() as session:
-            if not valid_id(run_id) or session.get(MatchRun, run_id) is None:
+            if not is_db_id(run_id) or session.get(MatchRun, run_id) is None:
                 raise NotFound(f"no matching run {run_id}")
             ids = list(
                 session.scalars(

@@ -186,6 +186,12 @@ class RecordsService:
 
     # ---- helpers ---------------------------------------------------------------------------------
 
+    def check_access(self, principal: Principal, mentee_id: int) -> None:
+        """Refuse unless the caller may act on this mentee's records: 403 for someone else's mentee (and,
+        for non-admins, for a user who is no mentee), 404 for admins naming no mentee."""
+        with self.db.session() as session:
+            self._check(session, principal, mentee_id)
+
     def resolve_mentee(self, principal: Principal, mentee_id: int | None) -> int:
         """The mentee a request is about: explicit, or the caller when the caller is a mentee."""
         if mentee_id is not None:

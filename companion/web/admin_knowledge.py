@@ -7,19 +7,18 @@ Uploads are checked like the JSON API's (`read_upload`, then `KnowledgeService.i
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from companion.api.deps import ServicesDep
+from companion.api.deps import RowId, ServicesDep
 from companion.errors import CompanionError
 from companion.knowledge.loaders import SUPPORTED_SUFFIXES
-from companion.schemas import MAX_DB_ID, IngestReport
+from companion.knowledge.schemas import IngestReport
 from companion.web.common import AdminPage, CheckedForm, render, uploaded_file
 
 router = APIRouter(prefix="/admin/knowledge", include_in_schema=False)
-DocumentId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 
 
 def _page(
@@ -90,7 +89,7 @@ def upload_guide(
 
 @router.post("/{document_id}/delete", response_class=HTMLResponse)
 def delete_guide(
-    request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm, document_id: DocumentId
+    request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm, document_id: RowId
 ) -> HTMLResponse:
     try:
         report = services.knowledge.delete_document(document_id)
@@ -105,7 +104,7 @@ def delete_guide(
 
 @router.post("/{document_id}/reingest", response_class=HTMLResponse)
 def reingest_guide(
-    request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm, document_id: DocumentId
+    request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm, document_id: RowId
 ) -> HTMLResponse:
     try:
         source = services.knowledge.get_document(document_id).source

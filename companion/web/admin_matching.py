@@ -7,19 +7,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from companion.api.deps import ServicesDep
-from companion.errors import CompanionError, InvalidInput
-from companion.matching.people import MAX_ID, validation_message
+from companion.api.deps import RowId, ServicesDep
+from companion.errors import CompanionError, InvalidInput, validation_message
 from companion.matching.schemas import CohortReport, CohortRequest, MatchOut, PairRef
+from companion.schemas import MAX_DB_ID
 from companion.web.common import AdminPage, CheckedForm, field, render
 
 router = APIRouter(prefix="/admin/matching", include_in_schema=False)
-RunId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PAIR_HINT = "write one pair a line as 'mentee = mentor' (each an id, key or email)"
 EMPTY_FORM = {"mentees": "", "pins": "", "forbids": "", "dry_run": False}
 
@@ -112,7 +111,7 @@ def matching_page(
     request: Request,
     services: ServicesDep,
     admin: AdminPage,
-    run: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    run: Annotated[int | None, Query(ge=1, le=MAX_DB_ID)] = None,
 ) -> HTMLResponse:
     if run is None:
         return _page(request, services)
@@ -161,7 +160,7 @@ def run_cohort(request: Request, services: ServicesDep, admin: AdminPage, form: 
 
 @router.post("/runs/{run_id}/publish", response_class=HTMLResponse)
 def publish_run(
-    request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm, run_id: RunId
+    request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm, run_id: RowId
 ) -> HTMLResponse:
     try:
         accepted, skipped = services.matching.accept_run(run_id)

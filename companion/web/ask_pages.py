@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from companion.api.assistant import sse_lines
 from companion.api.deps import ServicesDep
 from companion.assistant.models import AskRequest, AskResponse, Citation
-from companion.errors import CompanionError, InvalidInput
+from companion.errors import CompanionError, InvalidInput, validation_problems
 from companion.web.common import CheckedForm, PageUser, field, render
 
 router = APIRouter(include_in_schema=False)
@@ -57,7 +57,7 @@ def ask_request(question: str) -> AskRequest:
     try:
         return AskRequest(question=question)
     except ValidationError as exc:  # kept in step with AskRequest should its rules change
-        raise InvalidInput(f"the question cannot be asked: {exc.errors()[0].get('msg', 'invalid')}") from exc
+        raise InvalidInput(f"the question cannot be asked: {validation_problems(exc)[0].message}") from exc
 
 
 def _page(

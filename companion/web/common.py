@@ -6,23 +6,25 @@ a page without a session redirects to /signin (done by the error handler in `com
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from companion.api.deps import ServicesDep
 from companion.api.uploads import read_upload
-from companion.errors import Forbidden, InvalidInput, Unauthorized
+from companion.errors import Forbidden, InvalidInput, Unauthorized, validation_message
 from companion.identity.accounts import Accounts, SignedIn, csrf_matches
 from companion.identity.auth import Role
 
 SESSION_COOKIE = "companion_session"
+Model = TypeVar("Model", bound=BaseModel)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
@@ -111,6 +113,15 @@ def field(form: FormData, name: str, default: str = "") -> str:
     """A text field of a posted form, stripped ('' when absent or a file)."""
     value = form.get(name, default)
     return value.strip() if isinstance(value, str) else default
+
+
+def from_form(model: type[Model], labels: Mapping[str, str], *, prefix: str = "", **values: Any) -> Model:
+    """A request model built from a form's values; its validation errors become one InvalidInput that
+    names the fields by the form's labels ("Goal: string should have at least 3 characters")."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise InvalidInput(f"{prefix}{validation_message(exc, labels=labels)}") from None
 
 
 def uploaded_file(form: FormData, *, max_bytes: int, missing: str) -> tuple[bytes, str]:

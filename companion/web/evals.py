@@ -1,37 +1,20 @@
 """Admin pages for eval review under /admin/evals: runs with a pass-rate trend, a run's cases, one case's
-trace, a comparison. Server-rendered; the trend chart is inline SVG drawn here. Auth: the bearer token or a
-`token` cookie of an admin."""
+trace, a comparison. Server-rendered; the trend chart is inline SVG drawn here. Auth: an admin's session, as
+on every admin page (bearer tokens are for the JSON API, `/v1/evals`)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from companion.api.deps import ServicesDep
 from companion.evaluation.schemas import EvalRunOut
-from companion.identity.auth import Principal, Role, authenticate
-from companion.web.common import attach_session, render
+from companion.web.common import AdminPage, render
 
 router = APIRouter(prefix="/admin/evals", tags=["admin pages"], include_in_schema=False)
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
-
-
-def page_admin(request: Request, services: ServicesDep) -> Principal:
-    signed = attach_session(request, services.accounts)
-    if signed is not None:
-        signed.principal.require(Role.admin)
-        return signed.principal
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get("token")
-    with services.db.session() as session:
-        principal = authenticate(session, token)
-    principal.require(Role.admin)
-    return principal
-
-
-PageAdmin = Annotated[Principal, Depends(page_admin)]
 
 
 def trend_svg(runs: list[EvalRunOut], *, width: int = 640, height: int = 200) -> dict[str, Any]:
@@ -61,7 +44,7 @@ def trend_svg(runs: list[EvalRunOut], *, width: int = 640, height: int = 200) ->
 
 
 @router.get("", response_class=HTMLResponse)
-def runs_page(request: Request, services: ServicesDep, admin: PageAdmin) -> HTMLResponse:
+def runs_page(request: Request, services: ServicesDep, admin: AdminPage) -> HTMLResponse:
     runs = services.evaluation.list_runs(limit=50)
     return render(request, "evals/runs.html", {"runs": runs, "chart": trend_svg(runs)})
 
@@ -71,7 +54,7 @@ def run_page(
     request: Request,
     run_id: int,
     services: ServicesDep,
-    admin: PageAdmin,
+    admin: AdminPage,
     suite: Annotated[str | None, Query(max_length=50)] = None,
     passed: Annotated[bool | None, Query()] = None,
 ) -> HTMLResponse:
@@ -81,7 +64,7 @@ def run_page(
 
 
 @router.get("/results/{result_id}", response_class=HTMLResponse)
-def result_page(request: Request, result_id: int, services: ServicesDep, admin: PageAdmin) -> HTMLResponse:
+def result_page(request: Request, result_id: int, services: ServicesDep, admin: AdminPage) -> HTMLResponse:
     trace = services.evaluation.get_result(result_id)
     return render(request, "evals/result.html", {"r": trace})
 
@@ -90,7 +73,7 @@ def result_page(request: Request, result_id: int, services: ServicesDep, admin: 
 def compare_page(
     request: Request,
     services: ServicesDep,
-    admin: PageAdmin,
+    admin: AdminPage,
     a: Annotated[int, Query(ge=1)],
     b: Annotated[int, Query(ge=1)],
 ) -> HTMLResponse:

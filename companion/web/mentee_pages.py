@@ -11,24 +11,21 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from companion.api.deps import ServicesDep
+from companion.api.deps import RowId, ServicesDep
 from companion.assistant.models import Citation, DraftedGoal, GoalDraftRequest, SessionPrepRequest
 from companion.errors import CompanionError, InvalidInput, NotFound
 from companion.identity.accounts import SignedIn
 from companion.records.service import GOAL_STATUSES, GoalIn, GoalOut
-from companion.schemas import MAX_DB_ID
-from companion.web.common import CheckedForm, MenteePage, field, render
+from companion.web.common import CheckedForm, MenteePage, field, from_form, render
 
 router = APIRouter(prefix="/mentee", include_in_schema=False)
-Model = TypeVar("Model", bound=BaseModel)
-RowId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 
 MAX_DRAFTS = 5
 MAX_STEPS = 10
@@ -72,25 +69,6 @@ EXCLUSIONS = {
 # ---- form helpers ------------------------------------------------------------------------------------
 
 
-def _explain(exc: ValidationError) -> str:
-    """A pydantic error as 'Label: problem; ...' with the form's labels rather than field names."""
-    parts = []
-    for err in exc.errors()[:5]:
-        loc = [str(p) for p in err.get("loc", ())]
-        label = LABELS.get(loc[0], loc[0]) if loc else ""
-        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        message = message[:1].lower() + message[1:]
-        parts.append(f"{label}: {message}" if label else message)
-    return "; ".join(parts)
-
-
-def _validated(model: type[Model], prefix: str = "", **data: Any) -> Model:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidInput(f"{prefix}{_explain(exc)}") from None
-
-
 def _whole_number(text: str, label: str, low: int, high: int) -> int:
     try:
         value = int(text)
@@ -123,9 +101,10 @@ def _goal_in(values: dict[str, str], citations: list[Citation], prefix: str = ""
             target = date.fromisoformat(values["target_date"])
         except ValueError:
             raise InvalidInput(f"{prefix}Target date: use a date like 2026-06-30") from None
-    return _validated(
+    return from_form(
         GoalIn,
-        prefix,
+        LABELS,
+        prefix=prefix,
         statement=values["statement"],
         measure=values["measure"],
         target_date=target,
@@ -233,8 +212,8 @@ def draft_goals(request: Request, services: ServicesDep, user: MenteePage, form:
     ask = {name: field(form, name) for name in ("aspiration", "context", "max_goals")}
     try:
         count = _whole_number(ask["max_goals"] or "3", "Number of goals", 1, MAX_DRAFTS)
-        body = _validated(
-            GoalDraftRequest, aspiration=ask["aspiration"], context=ask["context"], max_goals=count
+        body = from_form(
+            GoalDraftRequest, LABELS, aspiration=ask["aspiration"], context=ask["context"], max_goals=count
         )
         result = services.mentoring.draft_goals(user.principal, body)
     except CompanionError as exc:
@@ -349,7 +328,7 @@ def prepare_session(
             active = [g.statement for g in services.records.list_goals(me, me.id, status="active")]
             goals = [prep["focus"], *active][:10]
         result = services.mentoring.prepare_session(
-            me, _validated(SessionPrepRequest, length_minutes=length, goals=goals)
+            me, from_form(SessionPrepRequest, LABELS, length_minutes=length, goals=goals)
         )
     except CompanionError as exc:
         return _prepare_page(

@@ -9,25 +9,22 @@ JSON API (`companion/api/records.py`).
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from companion.api.deps import ServicesDep
+from companion.api.deps import MenteeId, RowId, ServicesDep
 from companion.assistant.models import FeedbackRequest, FeedbackResponse
 from companion.assistant.textdiff import diff_counts, word_diff
-from companion.errors import CompanionError, InvalidInput
+from companion.errors import CompanionError
 from companion.identity.auth import Principal
 from companion.records.service import SessionIn, SessionUpdate
-from companion.schemas import MAX_DB_ID
-from companion.web.common import CheckedForm, MentorPage, field, render
+from companion.web.common import CheckedForm, MentorPage, field, from_form, render
 
 router = APIRouter(prefix="/mentor", include_in_schema=False)
 
-UserId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="The mentee's user id.")]
-SessionId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 Model = TypeVar("Model", bound=BaseModel)
 
 LABELS = {
@@ -41,15 +38,8 @@ NOTICES = {"session": "Session recorded.", "notes": "Notes saved."}
 
 
 def checked(model: type[Model], **values: Any) -> Model:
-    """Build a request model from form values; its validation errors become one message for people."""
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors()[:3]:
-            name = str(err["loc"][0]) if err.get("loc") else ""
-            problems.append(f"{LABELS.get(name, name)}: {err.get('msg', 'invalid')}")
-        raise InvalidInput("please check the form: " + "; ".join(problems)) from exc
+    """A request model from the form's values, or InvalidInput saying which fields to fix."""
+    return from_form(model, LABELS, prefix="please check the form: ", **values)
 
 
 # ---- my mentees -------------------------------------------------------------------------------------
@@ -79,7 +69,8 @@ def _mentee_page(
     **context: Any,
 ) -> HTMLResponse:
     records = services.records
-    goals = records.list_goals(principal, mentee_id)  # the access check: not my mentee -> 403
+    records.check_access(principal, mentee_id)  # not my mentee -> 403, before anything is read
+    goals = records.list_goals(principal, mentee_id)
     brief = next((m for m in records.my_mentees(principal) if m.id == mentee_id), None)
     page: dict[str, Any] = {
         "mentee_id": mentee_id,
@@ -96,14 +87,14 @@ def _mentee_page(
 
 @router.get("/mentees/{user_id}", response_class=HTMLResponse)
 def mentee_page(
-    request: Request, services: ServicesDep, mentor: MentorPage, user_id: UserId, saved: str = ""
+    request: Request, services: ServicesDep, mentor: MentorPage, user_id: MenteeId, saved: str = ""
 ) -> HTMLResponse:
     return _mentee_page(request, services, mentor.principal, user_id, notice=NOTICES.get(saved, ""))
 
 
 @router.post("/mentees/{user_id}/sessions", response_class=HTMLResponse)
 def record_session(
-    request: Request, services: ServicesDep, mentor: MentorPage, form: CheckedForm, user_id: UserId
+    request: Request, services: ServicesDep, mentor: MentorPage, form: CheckedForm, user_id: MenteeId
 ) -> Response:
     typed = {
         "held_on": field(form, "held_on"),
@@ -129,7 +120,7 @@ def record_session(
 
 @router.post("/sessions/{session_id}/notes", response_class=HTMLResponse)
 def edit_notes(
-    request: Request, services: ServicesDep, mentor: MentorPage, form: CheckedForm, session_id: SessionId
+    request: Request, services: ServicesDep, mentor: MentorPage, form: CheckedForm, session_id: RowId
 ) -> Response:
     existing = services.records.get_session(mentor.principal, session_id)  # not my mentee's -> 403 page
     notes = field(form, "notes")
