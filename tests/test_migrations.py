@@ -352,4 +352,5 @@ def test_cli_db_current_and_upgrade(tmp_path: Path) -> None:
     _as_previous_release(old.engine)
     old.dispose()
     env["COMPANION_DATA_DIR"] = str(tmp_path / "old")
-    assert run("upgrade").strip() == f"stamped a database from before migrations as 0001; now at {HEAD} (head)"
+    stamped = f"stamped a database from before migrations as 0001; now at {HEAD} (head)"
+    assert run("upgrade").strip() == stamped
