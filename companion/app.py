@@ -34,6 +34,7 @@ from companion.web import (
     ask_pages,
     mentee_pages,
     mentor_pages,
+    profile_pages,
     session_pages,
 )
 from companion.web import evals as evals_pages
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         ask_pages,
         mentee_pages,
         mentor_pages,
+        profile_pages,
     ):
         app.include_router(page_module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

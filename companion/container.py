@@ -15,6 +15,7 @@ from companion.assistant.service import MentoringService
 from companion.evaluation.runner import EvaluationService
 from companion.identity.accounts import Accounts
 from companion.identity.audit import AuditLog
+from companion.identity.sso import SingleSignOn
 from companion.knowledge.embeddings import TextEmbedder, build_embedder
 from companion.knowledge.ingest import KnowledgeService
 from companion.knowledge.retrieval import Retriever
@@ -124,6 +125,10 @@ class Services:
     @cached_property
     def accounts(self) -> Accounts:
         return Accounts(db=self.db, settings=self.settings.web)
+
+    @cached_property
+    def sso(self) -> SingleSignOn:
+        return SingleSignOn(db=self.db, accounts=self.accounts, settings=self.settings.sso)
 
     @cached_property
     def audit(self) -> AuditLog:

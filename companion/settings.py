@@ -253,6 +253,56 @@ class WebSettings(BaseModel):
     )
 
 
+class SsoSettings(BaseModel):
+    issuer_url: str | None = Field(
+        None,
+        description="OpenID Connect issuer of your identity provider (its /.well-known/openid-configuration "
+        "is read from there). Unset: single sign-on is off.",
+    )
+    client_id: str | None = Field(None, description="Client id Companion is registered with at the provider.")
+    client_secret: SecretStr | None = Field(None, description="Client secret for that client id.")
+    scopes: str = Field("openid email profile", description="Scopes asked for at sign-in, space-separated.")
+    role_claim: str = Field(
+        "groups", description="ID-token (or userinfo) claim whose values are mapped to roles by `role_map`."
+    )
+    role_map: dict[str, Literal["mentee", "mentor", "admin"]] = Field(
+        default_factory=dict,
+        description='Claim value -> role, as JSON, e.g. {"mentoring-admins": "admin", "mentors": "mentor"}. '
+        "The highest mapped role wins (admin > mentor > mentee).",
+    )
+    default_role: Literal["mentee", "mentor", "admin"] | None = Field(
+        "mentee",
+        description="Role of a new account whose claims map to no role; unset refuses such people with a "
+        "message to ask the program admin.",
+    )
+    name_claim: str = Field(
+        "preferred_username",
+        description="Claim used as the account name on first sign-in (then `email`, then `sub`).",
+    )
+    sso_only: bool = Field(
+        False, description="Turn password sign-in off for the web pages (API tokens keep working)."
+    )
+    state_seconds: int = Field(
+        600, ge=10, le=3600, description="How long a started sign-in may take before it has to start again."
+    )
+    timeout_seconds: float = Field(10.0, gt=0, description="Timeout of each call to the identity provider.")
+    button_label: str = Field(
+        "Sign in with your organization", max_length=80, description="Text of the single sign-on button."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> SsoSettings:
+        if self.issuer_url and not self.client_id:
+            raise ValueError("sso.issuer_url needs sso.client_id (COMPANION_SSO__CLIENT_ID)")
+        if self.sso_only and not self.issuer_url:
+            raise ValueError("sso.sso_only needs sso.issuer_url (COMPANION_SSO__ISSUER_URL)")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer_url and self.client_id)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="COMPANION_", env_nested_delimiter="__", env_file=None, extra="ignore"
@@ -309,6 +359,9 @@ class Settings(BaseSettings):
         default_factory=SecuritySettings, description="Request size limit and rate limiting."
     )
     web: WebSettings = Field(default_factory=WebSettings, description="Web pages: sign-in and sessions.")
+    sso: SsoSettings = Field(
+        default_factory=SsoSettings, description="Single sign-on with an OpenID Connect identity provider."
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

@@ -27,6 +27,7 @@ PUBLIC = frozenset({"anonymous", "mentee", "mentor", "admin"})
 ANY = frozenset({"mentee", "mentor", "admin"})
 ADMIN = frozenset({"admin"})
 MENTEE_ADMIN = frozenset({"mentee", "admin"})
+MENTEE_MENTOR = frozenset({"mentee", "mentor"})
 
 # (method, path) -> roles that may call it on mentee1's resources. Everyone else gets 401 (no token) or 403.
 ALLOWED: dict[tuple[str, str], frozenset[str]] = {
@@ -53,6 +54,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/people"): ADMIN,
     ("POST", "/v1/people/import"): ADMIN,
     ("GET", "/v1/people/me"): ANY,
+    ("PUT", "/v1/people/me"): MENTEE_MENTOR,  # one's own matching profile; admins have none
+    ("GET", "/v1/people/skills"): ANY,
     ("GET", "/v1/people/{person_id}"): ANY,
     ("PATCH", "/v1/people/{person_id}"): MENTEE_ADMIN,  # the owner; the mentor may read, not edit
     ("DELETE", "/v1/people/{person_id}"): ADMIN,
@@ -172,6 +175,7 @@ def _request(method: str, path: str, ids: dict[str, int]) -> tuple[str, dict[str
             "files": {"file": ("p.json", json.dumps([{**MENTOR, "email": "imp@larkfield.example"}]).encode())}
         },
         ("PATCH", "/v1/people/{person_id}"): {"json": {"goals": "I want to learn RTOS scheduling well."}},
+        ("PUT", "/v1/people/me"): {"json": {"bio": "I like long walks between code reviews."}},
         ("POST", "/v1/matching/cohort"): {"json": {"save": False}},
     }
     return url, bodies.get((method, path), {})

@@ -8,7 +8,15 @@ from fastapi import APIRouter, File, Query, UploadFile
 
 from companion.api.deps import AdminUser, CurrentUser, RowId, ServicesDep
 from companion.api.uploads import read_upload
-from companion.matching.schemas import ImportReport, PersonBrief, PersonIn, PersonOut, PersonUpdate
+from companion.matching.schemas import (
+    ImportReport,
+    OwnProfile,
+    PersonBrief,
+    PersonIn,
+    PersonOut,
+    PersonRole,
+    PersonUpdate,
+)
 
 router = APIRouter(prefix="/v1/people", tags=["people"])
 
@@ -35,14 +43,32 @@ def import_people(
     file: Annotated[UploadFile, File(description="A .csv or .json file of people.")],
     services: ServicesDep,
     _admin: AdminUser,
+    sync: Annotated[
+        bool, Query(description="The file is everyone: deactivate active people missing from it.")
+    ] = False,
+    dry_run: Annotated[bool, Query(description="Report what would change; write nothing.")] = False,
 ) -> ImportReport:
     data, name = read_upload(file, services.settings.max_upload_bytes)
-    return services.people.import_bytes(data, name)
+    return services.people.import_bytes(data, name, sync=sync, dry_run=dry_run)
 
 
 @router.get("/me", summary="Your own profile")
 def my_profile(services: ServicesDep, user: CurrentUser) -> PersonOut:
     return services.people.me(user)
+
+
+@router.put("/me", summary="Create or edit your own matching profile (mentors and mentees)")
+def save_my_profile(body: OwnProfile, services: ServicesDep, user: CurrentUser) -> PersonOut:
+    return services.people.save_own(user, body)
+
+
+@router.get("/skills", summary="Skills already on profiles, most used first (suggestions)")
+def skills_in_use(
+    services: ServicesDep,
+    _user: CurrentUser,
+    role: Annotated[PersonRole | None, Query(description="Only skills of mentors or of mentees.")] = None,
+) -> list[str]:
+    return services.people.skills_in_use(role)
 
 
 @router.get("/{person_id}", summary="One profile (admin, its owner, or the mentor of that mentee)")

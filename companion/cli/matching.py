@@ -29,10 +29,26 @@ err = Console(stderr=True)
 
 
 def print_import(report: ImportReport) -> None:
+    if report.dry_run:
+        console.print("[bold]dry run: nothing was written[/bold]; the import would make these changes:")
     console.print(
         f"created {len(report.created)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
         f"failed {len(report.failed)}; {report.embedded} profiles embedded"
     )
+    if report.sync or report.reactivated:
+        console.print(
+            f"deactivated {len(report.deactivated)} (open proposals withdrawn: {report.withdrawn}), "
+            f"reactivated {len(report.reactivated)}"
+        )
+    if report.dry_run:
+        for key in report.created:
+            console.print(f"  + create {key}", markup=False)
+        for key in report.updated:
+            console.print(f"  ~ update {key}: {', '.join(report.changes.get(key, []))}", markup=False)
+        for key in report.deactivated:
+            console.print(f"  - deactivate {key}", markup=False)
+        for key in report.reactivated:
+            console.print(f"  ^ reactivate {key}", markup=False)
     for failure in report.failed:
         console.print(
             f"[yellow]skipped row {failure.row}[/yellow] ({failure.key or 'no key'}): {failure.reason}"
@@ -101,6 +117,7 @@ def _import_counts(report: ImportReport) -> dict[str, int]:
         "updated": len(report.updated),
         "unchanged": len(report.unchanged),
         "failed": len(report.failed),
+        "deactivated": len(report.deactivated),
     }
 
 
@@ -132,11 +149,23 @@ def register(
             Path, typer.Argument(help="A .csv or .json file of people (upserted by id or email).")
         ],
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+        sync: Annotated[
+            bool,
+            typer.Option(
+                "--sync",
+                help="The file is the whole organization: deactivate active people missing from it "
+                "(leavers keep their history; their open proposals are withdrawn).",
+            ),
+        ] = False,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Show every change the import would make; write nothing.")
+        ] = False,
     ) -> None:
         """Import profiles. Bad rows are listed with their row number and skipped; good rows are kept."""
         svc: Services = run(ready)
-        report: ImportReport = run(lambda: svc.people.import_file(file))
-        record_cli(svc, "people import", str(file), **_import_counts(report))
+        report: ImportReport = run(lambda: svc.people.import_file(file, sync=sync, dry_run=dry_run))
+        if not dry_run:
+            record_cli(svc, "people import", str(file), **_import_counts(report))
         if as_json:
             print(report.model_dump_json(indent=2))
         else:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from companion.errors import InvalidInput, Unauthorized
 from companion.identity.auth import Principal, Role, create_user, get_user, hash_token, list_users
@@ -91,19 +92,23 @@ class Accounts:
                 raise Unauthorized("wrong user name or password")
             if self._hasher.check_needs_rehash(stored):
                 user.password_hash = self._hasher.hash(password)
-            now = datetime.now(UTC)
-            session.execute(delete(WebSession).where(WebSession.expires_at < now))
-            cookie = secrets.token_urlsafe(32)
-            csrf = secrets.token_urlsafe(32)
-            session.add(
-                WebSession(
-                    id_hash=hash_token(cookie),
-                    user_id=user.id,
-                    csrf_token=csrf,
-                    expires_at=now + timedelta(hours=self.settings.session_hours),
-                )
+            return self.open_session(session, user)
+
+    def open_session(self, session: Session, user: User) -> tuple[str, SignedIn]:
+        """A new browser session for a user who has proven who they are (password or single sign-on)."""
+        now = datetime.now(UTC)
+        session.execute(delete(WebSession).where(WebSession.expires_at < now))
+        cookie = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(32)
+        session.add(
+            WebSession(
+                id_hash=hash_token(cookie),
+                user_id=user.id,
+                csrf_token=csrf,
+                expires_at=now + timedelta(hours=self.settings.session_hours),
             )
-            principal = Principal(id=user.id, name=user.name, role=Role(user.role))
+        )
+        principal = Principal(id=user.id, name=user.name, role=Role(user.role))
         return cookie, SignedIn(principal=principal, csrf_token=csrf)
 
     def lookup(self, cookie: str | None) -> SignedIn | None:

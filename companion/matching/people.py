@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from companion.errors import Conflict, Forbidden, InvalidInput, NotFound, validation_message
@@ -30,6 +30,7 @@ from companion.matching.demo_org import CSV_COLUMNS, demo_rows
 from companion.matching.profiles import ProfileVectors
 from companion.matching.schemas import (
     ImportReport,
+    OwnProfile,
     PersonBrief,
     PersonIn,
     PersonOut,
@@ -39,7 +40,7 @@ from companion.matching.schemas import (
 )
 from companion.schemas import is_db_id
 from companion.settings import MatchingSettings
-from companion.storage.db import Database, Person, User, utcnow
+from companion.storage.db import Database, Match, Person, User, utcnow
 
 # what an import accepts: the columns the demo organization is written with, plus import-only keys
 COLUMNS = set(CSV_COLUMNS) | {"id", "key", "user", "preferences"}
@@ -99,6 +100,17 @@ def parse_rows(data: bytes, filename: str) -> tuple[list[tuple[int, dict[str, An
     return rows, sorted(seen - COLUMNS)
 
 
+def _row_key(raw: object) -> str | None:
+    """The key a row names (its id/key column, else its email), before the rest is validated."""
+    if not isinstance(raw, dict):
+        return None
+    for column in ("id", "key", "email"):
+        value = raw.get(column)
+        if isinstance(value, str | int) and str(value).strip():
+            return str(value).strip().lower()
+    return None
+
+
 def row_to_input(raw: object) -> PersonIn:
     if not isinstance(raw, dict):
         raise InvalidInput("a row must be an object with column names")
@@ -156,6 +168,7 @@ def to_out(person: Person, user_name: str | None, *, private: bool = True) -> Pe
         bio=person.bio,
         capacity=person.capacity,
         preferences=prefs,
+        active=person.active is not False,
         created_at=person.created_at,
         updated_at=person.updated_at,
     )
@@ -234,6 +247,43 @@ class PeopleService:
             if person is None:
                 raise NotFound(f"no profile is linked to user {principal.name!r}; an admin links it")
             return to_out(person, principal.name)
+
+    def skills_in_use(self, role: str | None = None, *, limit: int = 200) -> list[str]:
+        """Skills already on profiles, most used first: suggestions for the profile page."""
+        counts: dict[str, int] = {}
+        with self.db.session() as session:
+            query = select(Person.skills).where(Person.active)
+            if role:
+                query = query.where(Person.role == role)
+            for skills in session.scalars(query):
+                for skill in skills or []:
+                    counts[skill] = counts.get(skill, 0) + 1
+        return sorted(counts, key=lambda skill: (-counts[skill], skill))[:limit]
+
+    def save_own(self, principal: Principal, profile: OwnProfile) -> PersonOut:
+        """Create or update the caller's own matching profile (mentors and mentees). A new profile is keyed
+        by the account name and linked to it; the organization's fields stay empty until an admin or an
+        import fills them."""
+        if principal.role == Role.admin:
+            raise Forbidden("admins have no matching profile; sign in as the mentor or mentee")
+        with self.db.session() as session:
+            person = own_person(session, principal)
+        if person is not None:
+            patch = PersonUpdate.model_validate(profile.model_dump(exclude_unset=True))
+            return self.update(person.id, patch, principal=principal)
+        if (profile.capacity or 0) > self.settings.default_capacity:
+            raise Forbidden(
+                f"a capacity above {self.settings.default_capacity} needs the program admin's approval; "
+                "ask an admin"
+            )
+        values = profile.model_dump(exclude_unset=True, exclude_none=True)
+        values.setdefault("name", principal.name)
+        values.update(key=principal.name.lower(), role=principal.role.value, user=principal.name)
+        try:
+            data = PersonIn.model_validate(values)
+        except ValidationError as exc:
+            raise InvalidInput(validation_message(exc)) from None
+        return self.create(data)
 
     def _check_read(self, session: Session, person: Person, principal: Principal) -> bool:
         """Raise unless the caller may read the profile; True if they may also see its private parts."""
@@ -367,27 +417,38 @@ class PeopleService:
 
     # ---- import ----------------------------------------------------------------------------------
 
-    def import_bytes(self, data: bytes, filename: str) -> ImportReport:
+    def import_bytes(
+        self, data: bytes, filename: str, *, sync: bool = False, dry_run: bool = False
+    ) -> ImportReport:
         rows, ignored = parse_rows(data, filename)
-        return self.import_rows(rows, ignored_columns=ignored)
+        return self.import_rows(rows, ignored_columns=ignored, sync=sync, dry_run=dry_run)
 
-    def import_file(self, path: Path) -> ImportReport:
+    def import_file(self, path: Path, *, sync: bool = False, dry_run: bool = False) -> ImportReport:
         if not path.is_file():
             raise NotFound(f"no such file: {path}")
-        return self.import_bytes(path.read_bytes(), path.name)
+        return self.import_bytes(path.read_bytes(), path.name, sync=sync, dry_run=dry_run)
 
     def load_demo(self, *, seed: int, size: int) -> ImportReport:
         rows = demo_rows(seed, size)
         return self.import_rows(list(enumerate(rows, start=1)))
 
     def import_rows(
-        self, rows: Iterable[tuple[int, object]], *, ignored_columns: Sequence[str] = ()
+        self,
+        rows: Iterable[tuple[int, object]],
+        *,
+        ignored_columns: Sequence[str] = (),
+        sync: bool = False,
+        dry_run: bool = False,
     ) -> ImportReport:
-        report = ImportReport(ignored_columns=list(ignored_columns))
+        """Upsert every good row. With `sync` the file is the whole organization: active people missing
+        from it are deactivated (leavers: history kept, open proposals withdrawn). With `dry_run` the
+        report says what would change and nothing is written."""
+        report = ImportReport(ignored_columns=list(ignored_columns), sync=sync, dry_run=dry_run)
         with self.db.session() as session:
             existing = {p.key: p for p in session.scalars(select(Person))}
             first_row: dict[str, int] = {}
             touched: list[Person] = []
+            unkeyed: list[int] = []
             for number, raw in rows:
                 key: str | None = None
                 try:
@@ -407,15 +468,25 @@ class PeopleService:
                         before = _snapshot(person)
                         self._apply(session, person, data, keep_user=not data.user)
                         session.flush()
-                        if _snapshot(person) == before:
+                        after = _snapshot(person)
+                        if not person.active:
+                            person.active, person.deactivated_at = True, None
+                            report.reactivated.append(key)
+                        if after == before:
                             report.unchanged.append(key)
                         else:
                             person.updated_at = utcnow()
                             report.updated.append(key)
+                            report.changes[key] = sorted(k for k in after if after[k] != before.get(k))
                     first_row[key] = number
                     touched.append(person)
                 except (InvalidInput, Conflict) as exc:
                     report.failed.append(RowFailure(row=number, key=key, reason=exc.message))
+                    named = key or _row_key(raw)
+                    if named is None:
+                        unkeyed.append(number)
+                    else:
+                        first_row.setdefault(named, number)  # named in the file: not a leaver
             for person in touched:
                 if person.manager_key and person.manager_key not in existing:
                     report.warnings.append(
@@ -426,5 +497,50 @@ class PeopleService:
                             "the reporting-line rule cannot look above them",
                         )
                     )
+            if sync:
+                self._deactivate_leavers(session, existing, set(first_row), unkeyed, report)
+            if dry_run:
+                session.rollback()
+                return report
             _, report.embedded = self.vectors.sync(session, touched)
         return report
+
+    @staticmethod
+    def _deactivate_leavers(
+        session: Session,
+        existing: dict[str, Person],
+        in_file: set[str],
+        unkeyed: list[int],
+        report: ImportReport,
+    ) -> None:
+        if not in_file:
+            raise InvalidInput(
+                "the file names nobody; a sync would deactivate every person. Check the file and try again"
+            )
+        if unkeyed:
+            rows = ", ".join(str(n) for n in unkeyed[:10])
+            report.warnings.append(
+                RowFailure(
+                    row=unkeyed[0],
+                    key=None,
+                    reason=f"nobody was deactivated: row(s) {rows} name no person (no id or email), so "
+                    "who is in the file is not known for sure; fix them and sync again",
+                )
+            )
+            return
+        now = utcnow()
+        for key, person in existing.items():
+            if key in in_file or not person.active:
+                continue
+            person.active, person.deactivated_at, person.updated_at = False, now, now
+            report.deactivated.append(key)
+            open_matches = session.scalars(
+                select(Match).where(
+                    Match.status == "proposed",
+                    or_(Match.mentee_id == person.id, Match.mentor_id == person.id),
+                )
+            )
+            for match in open_matches:
+                match.status, match.updated_at = "withdrawn", now
+                report.withdrawn += 1
+        session.flush()

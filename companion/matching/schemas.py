@@ -114,6 +114,11 @@ class _ProfileFields(BaseModel):
         return value
 
 
+class OwnProfile(_ProfileFields):
+    """What a mentor or mentee fills in on their own profile page (`PUT /v1/people/me`). The organization's
+    fields (key, email, department, site, manager) stay with admins and imports."""
+
+
 class PersonUpdate(_ProfileFields):
     """Partial update. Admins may change every field; owners only the profile fields above."""
 
@@ -201,6 +206,7 @@ class PersonOut(BaseModel):
     bio: str
     capacity: int
     preferences: Preferences
+    active: bool = Field(True, description="False for a leaver: kept with their history, never matched.")
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -229,6 +235,18 @@ class ImportReport(BaseModel):
     warnings: list[RowFailure] = Field(default_factory=list, description="Rows kept, with a caveat.")
     ignored_columns: list[str] = Field(default_factory=list, description="Columns this import does not use.")
     embedded: int = Field(0, description="Profiles whose vectors were (re)computed.")
+    changes: dict[str, list[str]] = Field(
+        default_factory=dict, description="For each updated key, the fields that changed."
+    )
+    sync: bool = Field(False, description="People missing from the file were deactivated (leavers).")
+    deactivated: list[str] = Field(
+        default_factory=list, description="Sync: keys of active people missing from the file, now inactive."
+    )
+    reactivated: list[str] = Field(
+        default_factory=list, description="Keys of inactive people back in the file, active again."
+    )
+    withdrawn: int = Field(0, description="Sync: open proposals of the deactivated people, withdrawn.")
+    dry_run: bool = Field(False, description="Nothing was written: the report shows what would change.")
 
 
 class ScoreBreakdown(BaseModel):

@@ -91,7 +91,7 @@ class MatchingService:
             embedded, _ = self.vectors.sync(session, people)
             chains = reporting_chains({p.key: p.manager_key for p in people})
             profiles = {p.id: match_profile(p, ancestors=chains[p.key]) for p in people}
-            mentors = [p for p in people if p.role == "mentor"]
+            mentors = [p for p in people if p.role == "mentor" and p.active]  # leavers are never proposed
             dims = self.vectors.embedder.dimensions
             matrix = _stack([embedded[p.id].vector for p in mentors], dims)
             pool = MentorPool([profiles[p.id] for p in mentors], matrix, settings=self.settings)
@@ -169,6 +169,8 @@ class MatchingService:
                     raise Forbidden("you can only see your own recommendations")
             if person.role != "mentee":
                 raise InvalidInput(f"{person.key} is a mentor; recommendations are for mentees")
+            if not person.active:
+                raise InvalidInput(f"{person.key} is no longer active (left the organization's people file)")
             state = self._load(session)
             places = self._places(session, state)
             declined = [
@@ -308,7 +310,9 @@ class MatchingService:
 
     def _cohort_mentees(self, session: Session, request: CohortRequest, accepted: set[int]) -> list[int]:
         if request.mentees is None:
-            ids = session.scalars(select(Person.id).where(Person.role == "mentee").order_by(Person.id))
+            ids = session.scalars(
+                select(Person.id).where(Person.role == "mentee", Person.active).order_by(Person.id)
+            )
             return [i for i in ids if i not in accepted]
         chosen: list[int] = []
         for ref in request.mentees:
@@ -325,6 +329,8 @@ class MatchingService:
             raise InvalidInput(f"no {role} {ref!r}") from None
         if person.role != role:
             raise InvalidInput(f"{person.key} is a {person.role}, not a {role}")
+        if not person.active:
+            raise InvalidInput(f"{person.key} is no longer active (left the organization's people file)")
         return person.id
 
     @staticmethod

@@ -24,6 +24,7 @@ from sqlalchemy import (
     create_engine,
     event,
     text,
+    true,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
@@ -54,6 +55,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True, index=True)
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # the identity provider's subject of an account made by single sign-on
+    sso_subject: Mapped[str | None] = mapped_column(String(300), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -80,6 +83,19 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SsoState(Base):
+    """A single sign-on in progress: the digest of its `state`, with the nonce and PKCE verifier to check
+    the provider's answer against. Used once; refused when older than `sso.state_seconds`."""
+
+    __tablename__ = "sso_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(100))
+    code_verifier: Mapped[str] = mapped_column(String(200))
+    next_path: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class AuditEvent(Base):
@@ -190,6 +206,9 @@ class Person(Base):
     preferences: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # a leaver: kept with their history (matches, sessions), but never matched or recommended again
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), index=True)
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ProfileVector(Base):

@@ -52,7 +52,9 @@ def _page(
 def _summary(report: ImportReport) -> str:
     return (
         f"created {len(report.created)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
-        f"failed {len(report.failed)}; {report.embedded} profiles embedded."
+        f"failed {len(report.failed)}; {report.embedded} profiles embedded"
+        + (f"; deactivated {len(report.deactivated)}" if report.sync else "")
+        + "."
     )
 
 
@@ -77,12 +79,14 @@ def import_people(
             max_bytes=services.settings.max_upload_bytes,
             missing="choose a .csv or .json file of people to import",
         )
-        report = services.people.import_bytes(data, name)
+        sync, dry_run = field(form, "sync") == "1", field(form, "dry_run") == "1"
+        report = services.people.import_bytes(data, name, sync=sync, dry_run=dry_run)
     except CompanionError as exc:
         return _page(request, services, error=f"Import refused: {exc.message}", status_code=exc.status_code)
-    request.state.audit_action = "import people"
-    request.state.audit_target = name
-    message = f"Imported {name}: {_summary(report)}"
+    if not report.dry_run:
+        request.state.audit_action = "sync people" if report.sync else "import people"
+        request.state.audit_target = name
+    message = f"{'Dry run of' if report.dry_run else 'Imported'} {name}: {_summary(report)}"
     context: dict[str, Any] = {"error": message} if report.failed else {"notice": message}
     return _page(request, services, report=report, report_title=f"Import of {name}", **context)
 

@@ -42,11 +42,13 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("/mentee", "My goals"),
         ("/mentee/prepare", "Prepare a session"),
         ("/mentee/mentors", "Mentors for me"),
+        ("/profile", "My profile"),
         ("/ask", "Ask the handbook"),
     ],
     Role.mentor: [
         ("/mentor", "My mentees"),
         ("/mentor/feedback", "Feedback coach"),
+        ("/profile", "My profile"),
         ("/ask", "Ask the handbook"),
     ],
     Role.admin: [

@@ -55,6 +55,7 @@ MATCH_NOTICES = {
     "accepted": "You accepted the match. It is confirmed once the mentor accepts too.",
     "confirmed": "Match confirmed: you and your mentor are now linked.",
     "declined": "You declined the match; that mentor will not be proposed to you again.",
+    "profile": "Profile saved: these recommendations are made from it.",
 }
 EXCLUSIONS = {
     "places": "have no places left",
