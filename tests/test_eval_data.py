@@ -230,6 +230,17 @@ def test_second_corpus_ingests(services: Services, tmp_path: Path) -> None:
     assert sorted(report.added) == sorted(p.name for p in files)
     found = services.retriever.retrieve(query="mileage to another depot", k=5)
     assert found and {c.source for c in found} <= {p.name for p in files}
+    build_corpus(CORPUS, tmp_path / "corpus")  # rebuilt in place: same bytes, nothing to re-index
+    again = services.knowledge.ingest_paths([tmp_path / "corpus"])
+    assert again.chunks_written == 0 and again.added == again.updated == []
+
+
+def test_building_twice_gives_the_same_bytes(tmp_path: Path) -> None:
+    first = build_corpus(CORPUS, tmp_path / "one")
+    second = build_corpus(CORPUS, tmp_path / "two")
+    assert [p.name for p in first] == [p.name for p in second]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), f"{a.name} differs between two builds"
 
 
 def test_unknown_corpus_is_a_clear_error(tmp_path: Path) -> None:

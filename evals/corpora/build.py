@@ -23,6 +23,7 @@ import argparse
 import io
 import re
 import shutil
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from pathlib import Path
 CORPORA = Path(__file__).resolve().parent
 COPIED = (".txt", ".html")
 BUILT = {".pdf.src": ".pdf", ".docx.src": ".docx"}
-# Fixed document dates, so that building twice gives the same content hash for the same text.
+# Fixed document and archive dates: building twice gives the same bytes, so a re-ingest writes nothing.
 _FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -149,7 +150,19 @@ def render_docx(blocks: list[Block]) -> bytes:
             document.add_paragraph(block.text)
     buffer = io.BytesIO()
     document.save(buffer)
-    return buffer.getvalue()
+    return _fixed_zip_dates(buffer.getvalue())
+
+
+def _fixed_zip_dates(data: bytes) -> bytes:
+    """The same archive with every entry dated _FIXED_DATE (python-docx stamps the current time)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for entry in source.infolist():
+            info = zipfile.ZipInfo(entry.filename, date_time=_FIXED_DATE.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = entry.external_attr
+            target.writestr(info, source.read(entry.filename))
+    return out.getvalue()
 
 
 def guides_dir(name: str) -> Path:
