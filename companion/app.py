@@ -19,6 +19,7 @@ from companion import __version__
 from companion.api import assistant, health, knowledge, records, search
 from companion.api import audit as audit_api
 from companion.api import evals as evals_api
+from companion.api import jobs as jobs_api
 from companion.api import matching as matching_api
 from companion.api import people as people_api
 from companion.container import Services
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     for module in (health, search, knowledge, assistant, records, people_api, matching_api, evals_api):
         app.include_router(module.router)
     app.include_router(audit_api.router)
+    app.include_router(jobs_api.router)
     for page_module in (
         session_pages,
         admin_users,

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, UploadFile
 
 from companion.api.deps import AdminUser, CurrentUser, ServicesDep
+from companion.api.jobs import ACCEPTED, Background, accepted
 from companion.api.uploads import read_upload
+from companion.jobs.tasks import start_ingest_upload
 from companion.schemas import MAX_DB_ID, DocumentOut, IngestReport
 
 RowId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="Database id.")]
@@ -23,13 +25,22 @@ def get_document(document_id: RowId, services: ServicesDep, _user: CurrentUser) 
     return services.knowledge.get_document(document_id)
 
 
-@router.post("/documents", status_code=201, summary="Upload a guide (admin): .md .txt .html .pdf .docx")
+@router.post(
+    "/documents",
+    status_code=201,
+    response_model=IngestReport,
+    responses=ACCEPTED,
+    summary="Upload a guide (admin): .md .txt .html .pdf .docx",
+)
 def upload_document(
     file: Annotated[UploadFile, File(description="The guide to ingest.")],
     services: ServicesDep,
-    _admin: AdminUser,
-) -> IngestReport:
+    admin: AdminUser,
+    background: Background = False,
+) -> Any:
     data, name = read_upload(file, services.settings.max_upload_bytes)
+    if background:
+        return accepted(start_ingest_upload(services, data, name, principal=admin))
     return services.knowledge.ingest_bytes(data, name)
 
 

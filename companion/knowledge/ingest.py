@@ -114,8 +114,9 @@ class KnowledgeService:
                     report.deleted.append(doc.source)
         return report
 
-    def ingest_bytes(self, data: bytes, filename: str) -> IngestReport:
-        """Ingest one uploaded file. Refuses (rather than skips) a file that cannot be read."""
+    def check_upload(self, data: bytes, filename: str) -> str:
+        """The cheap checks of an upload (a plain name, a supported type, content that matches it), done
+        before the file is queued for a background ingest. Returns the name."""
         name = Path(filename).name
         if not name or name != filename or not _SAFE_NAME.match(name):
             raise InvalidInput(
@@ -126,8 +127,13 @@ class KnowledgeService:
             suffix = Path(name).suffix or "(none)"
             raise UnsupportedMediaType(f"unsupported file type {suffix!r}; supported: {supported}")
         check_content(data, name)
+        return name
+
+    def ingest_bytes(self, data: bytes, filename: str, *, progress: Progress | None = None) -> IngestReport:
+        """Ingest one uploaded file. Refuses (rather than skips) a file that cannot be read."""
+        name = self.check_upload(data, filename)
         load_bytes(data, name)  # fail before anything is written
-        report = self.ingest_sources([(name, lambda: data)])
+        report = self.ingest_sources([(name, lambda: data)], progress=progress)
         if report.failed:
             raise UnreadableFile(report.failed[0].reason)
         self._keep_upload(name, data)
@@ -152,7 +158,9 @@ class KnowledgeService:
                 return path
         return None
 
-    def reingest(self, sources: Iterable[str] | None = None) -> IngestReport:
+    def reingest(
+        self, sources: Iterable[str] | None = None, *, progress: Progress | None = None
+    ) -> IngestReport:
         """Ingest these guides again from their kept files (default: every listed guide).
 
         Unchanged files embed nothing; a guide whose file the server does not keep is reported as failed.
@@ -170,18 +178,18 @@ class KnowledgeService:
                 missing.append(FileFailure(source=source, reason=reason))
             else:
                 found.append((source, _reader(path)))
-        report = self.ingest_sources(found)
+        report = self.ingest_sources(found, progress=progress)
         report.failed[:0] = missing
         return report
 
     def reingest_document(self, document_id: int) -> IngestReport:
         return self.reingest([self.get_document(document_id).source])
 
-    def ingest_sample(self) -> IngestReport:
+    def ingest_sample(self, *, progress: Progress | None = None) -> IngestReport:
         """Ingest the sample handbook folder (adds back sample guides that were deleted)."""
         if self.sample_dir is None or not self.sample_dir.is_dir():
             raise NotFound(f"the sample guides folder {self.sample_dir} does not exist")
-        return self.ingest_paths([self.sample_dir])
+        return self.ingest_paths([self.sample_dir], progress=progress)
 
     def ingest_sources(
         self, sources: list[tuple[str, Callable[[], bytes]]], *, progress: Progress | None = None
