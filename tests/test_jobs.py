@@ -319,7 +319,7 @@ def test_a_job_running_when_its_consumer_dies_is_requeued_or_failed_never_lost(
     )
     try:
         assert worker.stdout is not None and worker.stdout.readline().strip() == "consuming"
-        running = wait_for(jobs, job.id, status="running", timeout=60)
+        wait_for(jobs, job.id, status="running", timeout=60)
         deadline = time.monotonic() + 30
         while jobs.get(job.id).progress.done != 1 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -396,3 +396,74 @@ def test_the_scheduled_eval_starts_once_a_day_and_reports_regressions(tmp_path: 
     assert second.result is not None and second.result["baseline_id"] == first.result["run_id"]  # type: ignore[index]
     assert second.result["regressions"] == 0 and second.started_by == ""
     services.close()
+
+
+# ---- the CLI -------------------------------------------------------------------------------------------
+
+
+def test_cli_queues_an_eval_run_follows_it_and_lists_shows_and_cancels_jobs(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from companion.cli.main import app as cli_app
+
+    runner = CliRunner()
+    env = {
+        "COMPANION_DATA_DIR": str(tmp_path / "data"),
+        "COMPANION_EMBEDDINGS__MODE": "fake",
+        "COMPANION_STORE__MODE": "memory",
+        "COMPANION_LLM__MODE": "fake",
+        "COMPANION_JOBS__MODE": "immediate",
+    }
+    queued = runner.invoke(cli_app, ["jobs", "eval", "--suite", "feedback", "--limit", "1"], env=env)
+    assert queued.exit_code == 0, queued.output
+    assert "queued job" in queued.stderr and "Eval run: feedback" in queued.stderr
+    assert "done: Eval run: feedback, at most 1 cases each" in " ".join(queued.stdout.split())
+    assert "eval run 1: score" in queued.stdout
+
+    listed = runner.invoke(cli_app, ["jobs", "list"], env=env)
+    assert listed.exit_code == 0 and " done " in listed.stdout and " cli " in listed.stdout
+    services = Services(Settings(data_dir=tmp_path / "data", embeddings={"mode": "fake"}))  # type: ignore[arg-type]
+    job = services.jobs.list_jobs()[0]
+    services.close()
+    shown = runner.invoke(cli_app, ["jobs", "show", job.id], env=env)
+    assert shown.exit_code == 0 and f'"id": "{job.id}"' in shown.stdout and '"run_id": 1' in shown.stdout
+    cancelled = runner.invoke(cli_app, ["jobs", "cancel", job.id], env=env)
+    assert cancelled.exit_code == 1 and "already ended (done)" in cancelled.stderr
+    missing = runner.invoke(cli_app, ["jobs", "show", "nope"], env=env)
+    assert missing.exit_code == 1 and "no job with id 'nope'" in missing.stderr
+    bad = runner.invoke(cli_app, ["jobs", "eval", "--suite", "nope"], env=env)
+    assert bad.exit_code == 1 and "unknown suite 'nope'" in bad.stderr
+
+
+def test_companion_worker_runs_queued_jobs_and_stops_on_sigint(tmp_path: Path) -> None:
+    import signal
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "COMPANION_DATA_DIR": str(tmp_path / "data"),
+        "COMPANION_EMBEDDINGS__MODE": "fake",
+        "COMPANION_STORE__MODE": "memory",
+        "COMPANION_JOBS__MODE": "sqlite",
+    }
+    settings = make_settings(tmp_path, jobs={"mode": "sqlite"})
+    services = Services(settings)
+    services.db.create_tables()
+    job = services.jobs.start("reingest", title="Re-ingest of every guide", params={"sources": None})
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "companion", "worker", "--no-periodic"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        done = wait_for(services.jobs, job.id, timeout=90)
+        assert done.status == "done" and done.result is not None and done.result["failed"] == []
+        assert done.attempts == 1
+    finally:
+        worker.send_signal(signal.SIGINT)
+        _, errors = worker.communicate(timeout=60)
+        services.close()
+    assert worker.returncode == 0, errors
+    assert "threads on the sqlite queue" in errors and "worker: stopping" in errors

@@ -53,7 +53,8 @@ def block(ctx):
     ctx.progress(1, 3, "first step done; now stuck")
     threading.Event().wait()
     return {}
-jobs = JobService(db=db, huey=build_huey(settings, Path(sys.argv[2])), handlers={"block": block}, settings=settings)
+huey = build_huey(settings, Path(sys.argv[2]))
+jobs = JobService(db=db, huey=huey, handlers={"block": block}, settings=settings)
 JobConsumer(jobs, settings, periodic=False).start()
 print("consuming", flush=True)
 threading.Event().wait()
