@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from companion.schemas import UtcDateTime
 
 
 class JobStatus(StrEnum):
@@ -38,9 +39,9 @@ class JobOut(BaseModel):
     started_by: str = Field(description="Name of the user who started it ('' for a scheduled job).")
     attempts: int = Field(description="Times it was started (more than 1 after an interruption).")
     cancel_requested: bool
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
 
     @property
     def finished(self) -> bool:
