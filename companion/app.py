@@ -33,6 +33,7 @@ from companion.web import (
     admin_people,
     admin_users,
     ask_pages,
+    jobs_pages,
     mentee_pages,
     mentor_pages,
     session_pages,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         mentor_pages,
     ):
         app.include_router(page_module.router)
+    app.include_router(jobs_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_error_handlers(app)
     audit_http.install(app)  # before security: runs inside the size and rate limits

@@ -16,6 +16,7 @@ from companion.jobs.tasks import EVAL_RUN
 from companion.settings import JobsSettings
 
 log = logging.getLogger("companion.jobs")
+SCHEDULED_EVAL_PREFIX = "nightly-eval-"
 
 
 class _ThreadConsumer(Consumer):
@@ -51,7 +52,7 @@ def start_scheduled_eval(jobs: JobService, settings: JobsSettings, *, now: datet
         title=f"Scheduled eval run of {day}",
         params={"suites": suites, "limit": limit, "judge": None, "backend": None, "scheduled": True,
                 "note": f"scheduled run {day}"},
-        job_id=f"nightly-eval-{day}",
+        job_id=f"{SCHEDULED_EVAL_PREFIX}{day}",
     )  # fmt: skip
 
 
