@@ -175,3 +175,20 @@ def test_a_scheduled_run_that_regressed_shows_a_notice(api_now: Api) -> None:
     assert f"{worse.result['regressions']} case(s) scored lower" in page
     assert f"/admin/evals/compare?a={same.result['run_id']}&b={worse.result['run_id']}" in page
     assert first.status == "done"
+
+
+def test_a_cohort_match_in_the_background_lands_on_its_review(api_now: Api) -> None:
+    api_now.services.people.import_bytes(PEOPLE, "p.csv")
+    admin = web_client(api_now, "admin")
+    assert 'id="run-background"' in admin.get("/admin/matching").text
+    started = _post(admin, "/admin/matching", "/admin/matching/run", data={"background": "1"})
+    target = started.headers["location"]  # type: ignore[attr-defined]
+    assert target.startswith("/admin/matching?job=")
+    landed = admin.get(target)
+    assert landed.status_code == 303 and landed.headers["location"] == "/admin/matching?run=1"
+    review = admin.get("/admin/matching?run=1").text
+    assert "Review: Run 1" in review and 'data-mentee="e1"' in review
+    # a dry run has no stored run: the job's report is shown where the job is
+    dry = _post(admin, "/admin/matching", "/admin/matching/run", data={"background": "1", "dry_run": "on"})
+    page = admin.get(dry.headers["location"]).text  # type: ignore[attr-defined]
+    assert "Dry run (not stored)" in page and 'data-job-status="done"' in page
