@@ -27,7 +27,7 @@ from companion.jobs.schemas import JobProgress
 from companion.jobs.service import JobContext, JobService
 from companion.settings import JobsSettings, Settings
 from companion.storage.db import Database, JobRecord
-from tests.support.app import Api, make_api, make_settings
+from tests.support.app import Api, free_port, make_api, make_settings
 from tests.support.jobs import BLOCKING_CONSUMER, REDIS_ENV, wait_api, wait_for
 
 GUIDE = b"# Check-ins\n\n## Weekly\nMentor and mentee meet every week to review the goals they agreed.\n"
@@ -467,3 +467,18 @@ def test_companion_worker_runs_queued_jobs_and_stops_on_sigint(tmp_path: Path) -
         services.close()
     assert worker.returncode == 0, errors
     assert "threads on the sqlite queue" in errors and "worker: stopping" in errors
+
+
+def test_an_unreachable_queue_is_a_503_and_leaves_no_job_waiting(tmp_path: Path) -> None:
+    from companion.errors import BackendUnavailable
+
+    db = Database(f"sqlite:///{tmp_path / 'c.db'}")
+    db.create_tables()
+    free = free_port()
+    settings = JobsSettings(mode="redis", redis_url=f"redis://127.0.0.1:{free}/0")
+    jobs = _service(db, settings, tmp_path, {"noop": lambda ctx: {}})
+    with pytest.raises(BackendUnavailable, match="the job queue is unavailable"):
+        jobs.start("noop", title="lost?")
+    [job] = jobs.list_jobs()
+    assert job.status == "failed" and job.error is not None and "queue is unavailable" in job.error
+    db.dispose()

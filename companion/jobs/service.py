@@ -21,7 +21,7 @@ from typing import Any
 from huey import Huey
 from sqlalchemy import select, update
 
-from companion.errors import CompanionError, Conflict, InvalidInput, NotFound
+from companion.errors import BackendUnavailable, CompanionError, Conflict, InvalidInput, NotFound
 from companion.identity.auth import Principal
 from companion.jobs.schemas import FINISHED, JobOut, JobProgress, JobStatus
 from companion.settings import JobsSettings
@@ -137,8 +137,17 @@ class JobService:
                 created_at=utcnow(),
             )
             session.add(record)
-        self._enqueue(job_id)
-        return self.get(job_id)
+            session.flush()
+            queued = self._out(record)
+        try:
+            self._enqueue(job_id)
+        except Exception as exc:  # the queue (Redis, the jobs.db file) is unreachable: say so, keep no orphan
+            with self.db.session() as session:
+                record = session.get(JobRecord, job_id)
+                if record is not None and record.status == JobStatus.queued:
+                    self._finish(record, JobStatus.failed, error=f"the job queue is unavailable: {exc}")
+            raise BackendUnavailable(f"the job queue is unavailable: {str(exc)[:200]}") from exc
+        return self.get(job_id) if self.huey.immediate else queued
 
     def _enqueue(self, job_id: str) -> None:
         self._task(job_id)
