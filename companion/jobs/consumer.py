@@ -80,7 +80,7 @@ class JobConsumer:
             periodic=self.periodic,
             initial_delay=0.05,
             backoff=1.5,
-            max_delay=1.0,
+            max_delay=0.25,  # an idle SQLite queue is polled at least 4 times a second (Redis blocks)
             worker_type="thread",
             check_worker_health=False,
             shutdown_timeout=5.0,
