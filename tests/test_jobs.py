@@ -59,7 +59,8 @@ def test_upload_in_the_background_answers_202_with_a_job_that_ends_with_the_repo
     shown = wait_api(api.client, job["id"], admin)
     assert shown["status"] == "done", shown
     assert shown["result"]["added"] == ["weekly.md"] and shown["result"]["chunks_written"] >= 1
-    assert shown["progress"]["done"] == shown["progress"]["total"] == 1
+    chunks = shown["result"]["chunks_written"]
+    assert shown["progress"]["done"] == shown["progress"]["total"] == chunks
     assert [d.source for d in api.services.knowledge.list_documents()] == ["weekly.md"]
     # the stored upload is dropped once the job ended
     with api.services.db.session() as session:
@@ -482,3 +483,23 @@ def test_an_unreachable_queue_is_a_503_and_leaves_no_job_waiting(tmp_path: Path)
     [job] = jobs.list_jobs()
     assert job.status == "failed" and job.error is not None and "queue is unavailable" in job.error
     db.dispose()
+
+
+def test_a_large_guide_reports_its_embedding_batch_by_batch(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, embeddings={"mode": "fake", "batch_size": 4})
+    services = Services(settings)
+    services.db.create_tables()
+    sections = "".join(f"## Part {n}\n{'Mentors and mentees agree on goals. ' * 12}\n\n" for n in range(12))
+    guide = f"# Long guide\n\n{sections}".encode()
+    heard: list[tuple[int, int]] = []
+    report = services.knowledge.ingest_bytes(
+        guide, "long.md", chunk_progress=lambda done, total: heard.append((done, total))
+    )
+    chunks = report.chunks_written
+    assert chunks > 8
+    assert heard == [(min(n, chunks), chunks) for n in range(4, chunks + 4, 4)], "one report per batch of 4"
+    # the same guide through a job: the bar's total is the chunks to embed
+    services.knowledge.delete_source("long.md")
+    job = services.jobs.start("ingest_upload", title="t", params={"filename": "long.md"}, payload=guide)
+    assert job.status == "done" and (job.progress.done, job.progress.total) == (chunks, chunks)
+    services.close()

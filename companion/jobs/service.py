@@ -143,9 +143,9 @@ class JobService:
             self._enqueue(job_id)
         except Exception as exc:  # the queue (Redis, the jobs.db file) is unreachable: say so, keep no orphan
             with self.db.session() as session:
-                record = session.get(JobRecord, job_id)
-                if record is not None and record.status == JobStatus.queued:
-                    self._finish(record, JobStatus.failed, error=f"the job queue is unavailable: {exc}")
+                orphan = session.get(JobRecord, job_id)
+                if orphan is not None and orphan.status == JobStatus.queued:
+                    self._finish(orphan, JobStatus.failed, error=f"the job queue is unavailable: {exc}")
             raise BackendUnavailable(f"the job queue is unavailable: {str(exc)[:200]}") from exc
         return self.get(job_id) if self.huey.immediate else queued
 

@@ -34,9 +34,11 @@ def handlers(services: Services) -> dict[str, Handler]:
         name = str(ctx.params["filename"])
         if ctx.payload is None:
             raise InvalidInput(f"the upload of {name} is no longer stored; upload it again")
-        ctx.progress(0, 1, f"reading, chunking and embedding {name}")
+        ctx.progress(0, None, f"reading and chunking {name}")
         report = services.knowledge.ingest_bytes(
-            ctx.payload, name, progress=lambda source: ctx.step(f"ingested {source}")
+            ctx.payload,
+            name,
+            chunk_progress=lambda done, total: ctx.progress(done, total, "chunks embedded"),
         )
         return report.model_dump(mode="json")
 
