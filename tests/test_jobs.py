@@ -503,3 +503,52 @@ def test_a_large_guide_reports_its_embedding_batch_by_batch(tmp_path: Path) -> N
     job = services.jobs.start("ingest_upload", title="t", params={"filename": "long.md"}, payload=guide)
     assert job.status == "done" and (job.progress.done, job.progress.total) == (chunks, chunks)
     services.close()
+
+
+def test_serve_runs_the_consumer_in_process_and_stops_it_on_shutdown(tmp_path: Path) -> None:
+    import re
+    import signal
+
+    import httpx
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "COMPANION_DATA_DIR": str(tmp_path / "data"),
+        "COMPANION_EMBEDDINGS__MODE": "fake",
+        "COMPANION_STORE__MODE": "memory",
+        "COMPANION_SEED_SAMPLE_KNOWLEDGE": "false",
+        "COMPANION_WEB__PASSWORD_TIME_COST": "1",
+        "COMPANION_WEB__PASSWORD_MEMORY_KIB": "1024",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "companion", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert server.stderr is not None
+        deadline = time.monotonic() + 90
+        while not any("Application startup complete" in line for line in lines):
+            assert time.monotonic() < deadline and server.poll() is None, "".join(lines)
+            lines.append(server.stderr.readline())
+        text = "".join(lines)
+        assert "Background jobs: 2 worker threads on the sqlite queue" in text
+        token = re.search(r"API token:\s+(\S+)", text)
+        assert token, text
+        headers = {"Authorization": f"Bearer {token.group(1)}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30) as client:
+            started = client.post(
+                "/v1/knowledge/documents", params={"background": "true"}, files={"file": ("w.md", GUIDE)}
+            )
+            assert started.status_code == 202, started.text
+            job = wait_api(client, started.json()["id"], {})
+            assert job["status"] == "done" and job["result"]["added"] == ["w.md"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=60)
+    assert server.returncode == 0
