@@ -283,6 +283,9 @@ class JobsSettings(BaseModel):
     max_attempts: int = Field(
         2, ge=1, le=10, description="Times a job is started before an interruption marks it failed."
     )
+    keep_days: int = Field(
+        30, ge=1, le=3650, description="Ended jobs older than this many days are deleted (once a day)."
+    )
     background_above_bytes: int = Field(
         256 * 1024,
         ge=0,

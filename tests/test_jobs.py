@@ -552,3 +552,29 @@ def test_serve_runs_the_consumer_in_process_and_stops_it_on_shutdown(tmp_path: P
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=60)
     assert server.returncode == 0
+
+
+def test_ended_jobs_are_purged_after_keep_days(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'c.db'}")
+    db.create_tables()
+    settings = JobsSettings(mode="immediate", keep_days=7)
+    jobs = _service(db, settings, tmp_path, {"noop": lambda ctx: {}})
+    old = jobs.start("noop", title="old")
+    jobs.start("noop", title="recent")
+    waiting = _service(db, JobsSettings(mode="memory", keep_days=7), tmp_path, {"noop": lambda ctx: {}})
+    queued = waiting.start("noop", title="waiting")
+    with db.session() as session:
+        for job_id in (old.id, queued.id):
+            session.execute(
+                update(JobRecord)
+                .where(JobRecord.id == job_id)
+                .values(created_at=datetime.now(UTC) - timedelta(days=30))
+            )
+        session.execute(
+            update(JobRecord)
+            .where(JobRecord.id == old.id)
+            .values(finished_at=datetime.now(UTC) - timedelta(days=8))
+        )
+    assert jobs.purge() == 1
+    assert {j.title for j in jobs.list_jobs()} == {"recent", "waiting"}, "never a job that has not ended"
+    db.dispose()

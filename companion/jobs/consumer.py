@@ -35,6 +35,10 @@ def schedule(jobs: JobService, settings: JobsSettings) -> None:
     def recover_jobs() -> None:
         jobs.recover()
 
+    @huey.periodic_task(crontab(minute="30", hour="3"), name="purge_jobs")
+    def purge_jobs() -> None:
+        jobs.purge()
+
     if settings.nightly_eval_hour is not None:
 
         @huey.periodic_task(crontab(minute="0", hour=str(settings.nightly_eval_hour)), name="nightly_eval")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from huey import Huey
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from companion.errors import BackendUnavailable, CompanionError, Conflict, InvalidInput, NotFound
 from companion.identity.auth import Principal
@@ -363,6 +363,16 @@ class JobService:
         if outcome["requeued"] or outcome["failed"]:
             log.warning("recovered interrupted jobs: %s", outcome)
         return outcome
+
+    def purge(self, *, now: datetime | None = None) -> int:
+        """Delete ended jobs older than `keep_days`. Returns how many."""
+        before = (now or utcnow()) - timedelta(days=self.settings.keep_days)
+        ended = [status.value for status in FINISHED]
+        with self.db.session() as session:
+            removed: int = session.execute(  # type: ignore[attr-defined]
+                delete(JobRecord).where(JobRecord.status.in_(ended), JobRecord.finished_at < before)
+            ).rowcount
+        return removed
 
     # ---- output ------------------------------------------------------------------------------------
 
