@@ -20,6 +20,7 @@ from typing import Any
 
 from huey import Huey
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from companion.errors import BackendUnavailable, CompanionError, Conflict, InvalidInput, NotFound
 from companion.identity.auth import Principal
@@ -116,9 +117,35 @@ class JobService:
         if kind not in self.handlers:
             raise InvalidInput(f"unknown job kind {kind!r}; known: {', '.join(sorted(self.handlers))}")
         job_id = job_id or uuid.uuid4().hex
+        try:
+            queued = self._insert(kind, job_id, title, params, payload, principal)
+        except IntegrityError:  # the same id started at once elsewhere (a scheduled run): that one stands
+            return self.get(job_id)
+        if queued is None:
+            return self.get(job_id)
+        try:
+            self._enqueue(job_id)
+        except Exception as exc:  # the queue (Redis, the jobs.db file) is unreachable: say so, keep no orphan
+            with self.db.session() as session:
+                orphan = session.get(JobRecord, job_id)
+                if orphan is not None and orphan.status == JobStatus.queued:
+                    self._finish(orphan, JobStatus.failed, error=f"the job queue is unavailable: {exc}")
+            raise BackendUnavailable(f"the job queue is unavailable: {str(exc)[:200]}") from exc
+        return self.get(job_id) if self.huey.immediate else queued
+
+    def _insert(
+        self,
+        kind: str,
+        job_id: str,
+        title: str,
+        params: dict[str, Any] | None,
+        payload: bytes | None,
+        principal: Principal | None,
+    ) -> JobOut | None:
+        """The new job's row, committed; None when a job with this id exists already."""
         with self.db.session() as session:
             if session.get(JobRecord, job_id) is not None:
-                return self._out(session.get(JobRecord, job_id))  # type: ignore[arg-type]
+                return None
             record = JobRecord(
                 id=job_id,
                 kind=kind,
@@ -138,16 +165,7 @@ class JobService:
             )
             session.add(record)
             session.flush()
-            queued = self._out(record)
-        try:
-            self._enqueue(job_id)
-        except Exception as exc:  # the queue (Redis, the jobs.db file) is unreachable: say so, keep no orphan
-            with self.db.session() as session:
-                orphan = session.get(JobRecord, job_id)
-                if orphan is not None and orphan.status == JobStatus.queued:
-                    self._finish(orphan, JobStatus.failed, error=f"the job queue is unavailable: {exc}")
-            raise BackendUnavailable(f"the job queue is unavailable: {str(exc)[:200]}") from exc
-        return self.get(job_id) if self.huey.immediate else queued
+            return self._out(record)
 
     def _enqueue(self, job_id: str) -> None:
         self._task(job_id)
