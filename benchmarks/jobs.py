@@ -1,8 +1,9 @@
 """Background jobs: start latency and no-op throughput on the SQLite and Redis queues, and the time of an eval
 run started over HTTP (POST /v1/evals/runs, then polling GET /v1/jobs/{id}) until it has landed.
 
-Everything runs in a temp dir: SQLite database, huey on `jobs.db` or on the Redis at `--redis`
-(default redis://127.0.0.1:6379/15, skipped when unreachable), a consumer on threads in this process.
+Everything runs in a temp dir (deleted at the end): SQLite database, huey on `jobs.db` or on the Redis at
+`--redis` (default redis://127.0.0.1:6379/15, skipped when unreachable), a consumer on threads in this
+process.
 - start latency: the time from `JobService.start()` being called to the job's handler starting, one job at
   a time on an idle consumer (median and p95 of `--latency-jobs` jobs);
 - throughput: `--jobs` no-op jobs started at once, until the last is recorded done, with `--workers`
@@ -16,6 +17,7 @@ Everything runs in a temp dir: SQLite database, huey on `jobs.db` or on the Redi
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
@@ -94,6 +96,7 @@ def measure_queue(
     finally:
         consumer.stop()
         db.dispose()
+        shutil.rmtree(tmp, ignore_errors=True)
     latencies.sort()
     return {
         "start_latency_ms_median": round(statistics.median(latencies) * 1000, 1),
@@ -145,6 +148,7 @@ def measure_eval_from_the_web(limit: int) -> dict[str, Any]:
     finally:
         consumer.stop()
         services.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     return {
         "status": job["status"],
         "cases": job["progress"]["total"],
