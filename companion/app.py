@@ -19,6 +19,7 @@ from companion import __version__
 from companion.api import assistant, health, knowledge, records, search
 from companion.api import audit as audit_api
 from companion.api import evals as evals_api
+from companion.api import jobs as jobs_api
 from companion.api import matching as matching_api
 from companion.api import people as people_api
 from companion.container import Services
@@ -32,6 +33,7 @@ from companion.web import (
     admin_people,
     admin_users,
     ask_pages,
+    jobs_pages,
     mentee_pages,
     mentor_pages,
     profile_pages,
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     for module in (health, search, knowledge, assistant, records, people_api, matching_api, evals_api):
         app.include_router(module.router)
     app.include_router(audit_api.router)
+    app.include_router(jobs_api.router)
     for page_module in (
         session_pages,
         admin_users,
@@ -78,6 +81,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         profile_pages,
     ):
         app.include_router(page_module.router)
+    app.include_router(jobs_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_error_handlers(app)
     audit_http.install(app)  # before security: runs inside the size and rate limits

@@ -12,10 +12,15 @@ from companion.assistant.generation import Generator
 from companion.assistant.llm import ChatModel, build_chat_model
 from companion.assistant.prompts import PromptLibrary
 from companion.assistant.service import MentoringService
+from companion.errors import InvalidInput
 from companion.evaluation.runner import EvaluationService
 from companion.identity.accounts import Accounts
 from companion.identity.audit import AuditLog
 from companion.identity.sso import SingleSignOn
+from companion.jobs.consumer import JobConsumer, schedule
+from companion.jobs.queue import build_huey
+from companion.jobs.service import JobService
+from companion.jobs.tasks import handlers as job_handlers
 from companion.knowledge.embeddings import TextEmbedder, build_embedder
 from companion.knowledge.ingest import KnowledgeService
 from companion.knowledge.retrieval import Retriever
@@ -85,11 +90,11 @@ class Services:
     def mentoring(self) -> MentoringService:
         return self.mentoring_reading(self.retriever)
 
-    def mentoring_reading(self, retriever: Retriever) -> MentoringService:
-        """The assistant as wired here, reading its guidance through `retriever`: the app's own, or the
-        eval runner's tracing wrapper around it."""
+    def mentoring_reading(self, retriever: Retriever, llm: ChatModel | None = None) -> MentoringService:
+        """The assistant as wired here, reading its guidance through `retriever` (the app's own, or the
+        eval runner's tracing wrapper around it), on `llm` (default: the configured chat model)."""
         generator = Generator(
-            llm=self.llm, prompts=self.prompts, fallback_on_error=self.settings.llm.fallback_on_error
+            llm=llm or self.llm, prompts=self.prompts, fallback_on_error=self.settings.llm.fallback_on_error
         )
         return MentoringService(
             retriever=retriever,
@@ -133,6 +138,48 @@ class Services:
     @cached_property
     def audit(self) -> AuditLog:
         return AuditLog(db=self.db)
+
+    @cached_property
+    def jobs(self) -> JobService:
+        jobs = JobService(
+            db=self.db,
+            huey=build_huey(self.settings.jobs, self.settings.data_dir),
+            handlers=job_handlers(self),
+            settings=self.settings.jobs,
+        )
+        schedule(jobs, self.settings.jobs)
+        return jobs
+
+    def job_consumer(self, *, periodic: bool = True) -> JobConsumer:
+        return JobConsumer(self.jobs, self.settings.jobs, periodic=periodic)
+
+    @property
+    def eval_backends(self) -> list[str]:
+        """Chat backends an eval run may use: the configured one first, then the others that can work."""
+        llm = self.settings.llm
+        backends: list[str] = [llm.mode]
+        if llm.mode != "local":
+            backends.append("local")
+        if llm.mode != "openai" and llm.base_url and llm.model:
+            backends.append("openai")
+        return backends
+
+    def evaluation_for(self, backend: str | None) -> EvaluationService:
+        """The evaluation service on another chat backend (None or the configured one: the usual one)."""
+        if backend is None or backend == self.settings.llm.mode:
+            return self.evaluation
+        if backend not in self.eval_backends:
+            raise InvalidInput(f"backend {backend!r} is not available; use one of {self.eval_backends}")
+        llm = build_chat_model(self.settings.llm.model_copy(update={"mode": backend}))
+        return EvaluationService(
+            db=self.db,
+            assistant=lambda retriever: self.mentoring_reading(retriever, llm),
+            retriever=self.retriever,
+            matching=self.matching,
+            llm=llm,
+            prompts=self.prompts,
+            settings=self.settings,
+        )
 
     def close(self) -> None:
         if "db" in self.__dict__:

@@ -303,6 +303,73 @@ class SsoSettings(BaseModel):
         return bool(self.issuer_url and self.client_id)
 
 
+class JobsSettings(BaseModel):
+    mode: Literal["auto", "sqlite", "redis", "memory", "immediate"] = Field(
+        "auto",
+        description="Job queue (huey): `auto` uses Redis when `redis_url` is set, else SQLite; `sqlite`: "
+        "`jobs.db` in the data dir (one machine); `redis`: the Redis at `redis_url` (workers on several "
+        "machines); `memory`: in-process, lost on exit (tests); `immediate`: jobs run at once in the caller "
+        "(tests).",
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL of the job queue, e.g. redis://127.0.0.1:6379/0 (turns Redis on)."
+    )
+    name: str = Field("companion", description="Queue name (the SQLite table or the Redis key prefix).")
+    consumer_in_serve: bool = Field(
+        True,
+        description="`companion serve` runs the job consumer in-process. Turn off when `companion worker` "
+        "processes run the jobs.",
+    )
+    workers: int = Field(2, ge=1, le=64, description="Jobs one consumer runs at once (threads).")
+    heartbeat_seconds: float = Field(
+        5.0, gt=0, description="How often a running job records that its worker is alive."
+    )
+    stale_after_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A running job whose worker has not been heard from for this long is taken as "
+        "interrupted (a restart or a crash) and is retried or marked failed.",
+    )
+    max_attempts: int = Field(
+        2, ge=1, le=10, description="Times a job is started before an interruption marks it failed."
+    )
+    keep_days: int = Field(
+        30, ge=1, le=3650, description="Ended jobs older than this many days are deleted (once a day)."
+    )
+    background_above_bytes: int = Field(
+        256 * 1024,
+        ge=0,
+        description="Web pages ingest an upload (guide or people file) larger than this as a background "
+        "job and show its progress; smaller ones are handled in the request. 0: always in the background.",
+    )
+    nightly_eval_hour: int | None = Field(
+        None,
+        ge=0,
+        le=23,
+        description="Run the eval suites every day at this hour (UTC) as a job, compared with the previous "
+        "run; unset: no scheduled runs.",
+    )
+    nightly_eval_suites: list[str] = Field(
+        default_factory=list, description="Suites of the scheduled eval run (empty: all)."
+    )
+    nightly_eval_limit: int | None = Field(
+        None, ge=1, description="At most this many cases per suite in the scheduled eval run."
+    )
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> JobsSettings:
+        if self.mode == "redis" and not self.redis_url:
+            raise ValueError("jobs.mode=redis needs jobs.redis_url (COMPANION_JOBS__REDIS_URL)")
+        return self
+
+    @property
+    def backend(self) -> str:
+        """The queue backend in use: `sqlite`, `redis`, `memory` or `immediate`."""
+        if self.mode == "auto":
+            return "redis" if self.redis_url else "sqlite"
+        return self.mode
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="COMPANION_", env_nested_delimiter="__", env_file=None, extra="ignore"
@@ -361,6 +428,9 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings, description="Web pages: sign-in and sessions.")
     sso: SsoSettings = Field(
         default_factory=SsoSettings, description="Single sign-on with an OpenID Connect identity provider."
+    )
+    jobs: JobsSettings = Field(
+        default_factory=JobsSettings, description="Background jobs: the queue, its consumers, schedules."
     )
 
     @model_validator(mode="after")

@@ -72,6 +72,10 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/evals/compare"): ADMIN,
     ("POST", "/v1/evals/results/{result_id}/label"): ADMIN,
     ("GET", "/v1/audit"): ADMIN,
+    ("POST", "/v1/evals/runs"): ADMIN,
+    ("GET", "/v1/jobs"): ADMIN,  # every job kind is admin work (ingest, import, matching, evals)
+    ("GET", "/v1/jobs/{job_id}"): ADMIN,
+    ("POST", "/v1/jobs/{job_id}/cancel"): ADMIN,
 }
 
 GUIDE = b"# Goals\n\n## SMART\n\nA goal names a measure and a date. Agree the first steps together.\n"
@@ -81,7 +85,7 @@ MENTEE2 = {**MENTEE, "email": "tia.mentee@larkfield.example", "name": "Tia Mente
 class World:
     def __init__(self, api: Api) -> None:
         self.api = api
-        self.ids: dict[str, int] = {}
+        self.ids: dict[str, Any] = {}
 
     def call(self, method: str, path: str, role: str, **kwargs: Any) -> Any:
         headers = self.api.auth(role) if role != "anonymous" else {}
@@ -137,10 +141,13 @@ def world(tmp_path: Path) -> Iterator[World]:
         )
         w.ids["run"] = run["run_id"]
         w.ids["match"] = ok(w.call("GET", "/v1/matches", "admin"))[0]["id"]
+        w.ids["job"] = ok(
+            w.call("POST", "/v1/matching/cohort?background=true", "admin", json={"save": False})
+        )["id"]
         yield w
 
 
-def _path_value(path: str, name: str, ids: dict[str, int]) -> int:
+def _path_value(path: str, name: str, ids: dict[str, Any]) -> int | str:
     if name == "mentee_id":
         return ids["mentee_person"] if path.endswith("/recommendations") else ids["mentee_user"]
     return {
@@ -151,10 +158,11 @@ def _path_value(path: str, name: str, ids: dict[str, int]) -> int:
         "run_id": ids["run"],
         "match_id": ids["match"],
         "result_id": 1,  # no eval has run: an admin gets 404, everyone else 401/403 first
+        "job_id": ids["job"],  # a finished dry-run cohort job: cancelling it is a 409 for an admin
     }[name]
 
 
-def _request(method: str, path: str, ids: dict[str, int]) -> tuple[str, dict[str, Any]]:
+def _request(method: str, path: str, ids: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The concrete URL and a valid request for mentee1's resources."""
     url = re.sub(r"\{(\w+)\}", lambda m: str(_path_value(path, m.group(1), ids)), path)
     mentee = ids["mentee_user"]
@@ -177,6 +185,7 @@ def _request(method: str, path: str, ids: dict[str, int]) -> tuple[str, dict[str
         ("PATCH", "/v1/people/{person_id}"): {"json": {"goals": "I want to learn RTOS scheduling well."}},
         ("PUT", "/v1/people/me"): {"json": {"bio": "I like long walks between code reviews."}},
         ("POST", "/v1/matching/cohort"): {"json": {"save": False}},
+        ("POST", "/v1/evals/runs"): {"json": {"suites": ["feedback"], "limit": 1}},
     }
     return url, bodies.get((method, path), {})
 

@@ -35,6 +35,8 @@ def _fuzz_app() -> object:
             llm={"mode": "fake"},
             security={"rate_limit_per_minute": 0, "max_request_bytes": 64 * 1024},
             max_upload_bytes=32 * 1024,
+            # jobs wait on a queue no consumer reads: a fuzzed full eval run answers 202 at once
+            jobs={"mode": "memory"},
         )
     )
     services.db.create_tables()

@@ -27,7 +27,7 @@ from companion.storage.backup import backup, restore
 from companion.storage.db import AuditEvent, Base, Database, User, WebSession
 from tests.support.app import make_settings
 
-NEW_TABLES = {"web_sessions", "audit_events"}
+NEW_TABLES = {"web_sessions", "audit_events", "jobs"}
 STAMP = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 HEAD = migrate.head()

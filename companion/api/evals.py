@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from companion.api.deps import AdminUser, RowId, ServicesDep
+from companion.api.jobs import accepted
 from companion.evaluation.schemas import (
     CompareReport,
     EvalResultTrace,
@@ -15,6 +17,8 @@ from companion.evaluation.schemas import (
     LabelIn,
     LabelOut,
 )
+from companion.jobs.schemas import EvalRunRequest, JobOut
+from companion.jobs.tasks import start_eval_run
 from companion.schemas import MAX_DB_ID
 
 router = APIRouter(prefix="/v1/evals", tags=["evals"])
@@ -27,6 +31,16 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=500, description="Most recent runs.")] = 50,
 ) -> list[EvalRunOut]:
     return services.evaluation.list_runs(limit=limit)
+
+
+@router.post(
+    "/runs",
+    status_code=202,
+    response_model=JobOut,
+    summary="Start an eval run as a background job (admin); follow it at /v1/jobs/{id}",
+)
+def start_run(body: EvalRunRequest, services: ServicesDep, admin: AdminUser) -> JSONResponse:
+    return accepted(start_eval_run(services, body, principal=admin))
 
 
 @router.get("/runs/{run_id}", summary="One run: settings, per-suite scores and every case's metrics (admin)")

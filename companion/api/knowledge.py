@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, UploadFile
 
 from companion.api.deps import AdminUser, CurrentUser, RowId, ServicesDep
+from companion.api.jobs import ACCEPTED, Background, accepted
 from companion.api.uploads import read_upload
+from companion.jobs.tasks import start_ingest_upload
 from companion.knowledge.schemas import DocumentOut, IngestReport
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
@@ -21,13 +23,22 @@ def get_document(document_id: RowId, services: ServicesDep, _user: CurrentUser) 
     return services.knowledge.get_document(document_id)
 
 
-@router.post("/documents", status_code=201, summary="Upload a guide (admin): .md .txt .html .pdf .docx")
+@router.post(
+    "/documents",
+    status_code=201,
+    response_model=IngestReport,
+    responses=ACCEPTED,
+    summary="Upload a guide (admin): .md .txt .html .pdf .docx",
+)
 def upload_document(
     file: Annotated[UploadFile, File(description="The guide to ingest.")],
     services: ServicesDep,
-    _admin: AdminUser,
-) -> IngestReport:
+    admin: AdminUser,
+    background: Background = False,
+) -> Any:
     data, name = read_upload(file, services.settings.max_upload_bytes)
+    if background:
+        return accepted(start_ingest_upload(services, data, name, principal=admin))
     return services.knowledge.ingest_bytes(data, name)
 
 

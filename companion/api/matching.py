@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from companion.api.deps import AdminUser, CurrentUser, RowId, ServicesDep
+from companion.api.jobs import ACCEPTED, Background, accepted
+from companion.jobs.tasks import start_cohort
 from companion.matching.schemas import (
     CohortReport,
     CohortRequest,
@@ -34,8 +36,17 @@ def recommendations(
     return services.matching.recommend(mentee_id, k=k, principal=user)
 
 
-@router.post("/matching/cohort", summary="Match many mentees at once, exactly optimal (admin)")
-def cohort(body: CohortRequest, services: ServicesDep, admin: AdminUser) -> CohortReport:
+@router.post(
+    "/matching/cohort",
+    response_model=CohortReport,
+    responses=ACCEPTED,
+    summary="Match many mentees at once, exactly optimal (admin)",
+)
+def cohort(
+    body: CohortRequest, services: ServicesDep, admin: AdminUser, background: Background = False
+) -> Any:
+    if background:
+        return accepted(start_cohort(services, body, principal=admin))
     return services.matching.cohort(body, created_by=admin.id)
 
 

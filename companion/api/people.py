@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Query, UploadFile
 
 from companion.api.deps import AdminUser, CurrentUser, RowId, ServicesDep
+from companion.api.jobs import ACCEPTED, Background, accepted
 from companion.api.uploads import read_upload
+from companion.jobs.tasks import start_people_import
 from companion.matching.schemas import (
     ImportReport,
     OwnProfile,
@@ -38,17 +40,26 @@ def create_person(body: PersonIn, services: ServicesDep, _admin: AdminUser) -> P
     return services.people.create(body)
 
 
-@router.post("/import", summary="Import profiles from a CSV or JSON file (admin); bad rows are reported")
+@router.post(
+    "/import",
+    response_model=ImportReport,
+    responses=ACCEPTED,
+    summary="Import profiles from a CSV or JSON file (admin); bad rows are reported",
+)
 def import_people(
     file: Annotated[UploadFile, File(description="A .csv or .json file of people.")],
     services: ServicesDep,
-    _admin: AdminUser,
+    admin: AdminUser,
     sync: Annotated[
         bool, Query(description="The file is everyone: deactivate active people missing from it.")
     ] = False,
     dry_run: Annotated[bool, Query(description="Report what would change; write nothing.")] = False,
-) -> ImportReport:
+    background: Background = False,
+) -> Any:
     data, name = read_upload(file, services.settings.max_upload_bytes)
+    if background:
+        job = start_people_import(services, data, name, principal=admin, sync=sync, dry_run=dry_run)
+        return accepted(job)
     return services.people.import_bytes(data, name, sync=sync, dry_run=dry_run)
 
 

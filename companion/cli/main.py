@@ -21,6 +21,7 @@ from companion.cli.audit import register as register_audit_commands
 from companion.cli.backup import register as register_backup_commands
 from companion.cli.db import register as register_db_commands
 from companion.cli.eval import register as register_eval_commands
+from companion.cli.jobs import register as register_jobs_commands
 from companion.cli.matching import register as register_matching_commands
 from companion.container import Services
 from companion.errors import CompanionError, validation_problems
@@ -70,6 +71,7 @@ register_eval_commands(app, services=_services, run=_run)
 register_backup_commands(app, services=_services, run=_run)
 register_db_commands(app, services=_services, run=_run)
 register_audit_commands(app, services=_services, run=_run)
+register_jobs_commands(app, services=_services, run=_run)
 
 
 @contextmanager
@@ -206,7 +208,19 @@ def serve(
     _run(prepare)
     bind_host, bind_port = host or settings.host, port or settings.port
     err.print(f"Companion on http://{bind_host}:{bind_port}  (API docs: http://{bind_host}:{bind_port}/docs)")
-    uvicorn.run(create_app(settings, services=services), host=bind_host, port=bind_port, log_level="info")
+    consumer = None
+    if settings.jobs.consumer_in_serve and settings.jobs.backend != "immediate":
+        consumer = services.job_consumer()
+        recovered = _run(consumer.start)
+        err.print(
+            f"Background jobs: {settings.jobs.workers} worker threads on the {settings.jobs.backend} queue"
+            + (f"; recovered {recovered}" if recovered["requeued"] or recovered["failed"] else "")
+        )
+    try:
+        uvicorn.run(create_app(settings, services=services), host=bind_host, port=bind_port, log_level="info")
+    finally:
+        if consumer is not None:
+            consumer.stop()
 
 
 @users_app.command("add")

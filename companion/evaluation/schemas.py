@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from companion.schemas import UtcDateTime
 
 
 class MetricValue(BaseModel):
@@ -23,7 +24,7 @@ class SuiteSummary(BaseModel):
 
 class EvalRunOut(BaseModel):
     id: int
-    created_at: datetime
+    created_at: UtcDateTime  # SQLite returns naive UTC times
     suites: list[str]
     case_limit: int | None
     model: str
@@ -108,7 +109,7 @@ class LabelOut(BaseModel):
     user_id: int | None
     good: bool
     note: str
-    created_at: datetime
+    created_at: UtcDateTime  # SQLite returns naive UTC times
 
 
 EvalResultOut.model_rebuild()

@@ -30,6 +30,7 @@ from companion.knowledge.store import Metadata, VectorStore
 from companion.storage.db import Database, Document, utcnow
 
 Progress = Callable[[str], None]
+ChunkProgress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed) in one flush
 _SAFE_NAME = re.compile(r"^[\w][\w .()-]{0,200}$")
 
 
@@ -114,8 +115,9 @@ class KnowledgeService:
                     report.deleted.append(doc.source)
         return report
 
-    def ingest_bytes(self, data: bytes, filename: str) -> IngestReport:
-        """Ingest one uploaded file. Refuses (rather than skips) a file that cannot be read."""
+    def check_upload(self, data: bytes, filename: str) -> str:
+        """The cheap checks of an upload (a plain name, a supported type, content that matches it), done
+        before the file is queued for a background ingest. Returns the name."""
         name = Path(filename).name
         if not name or name != filename or not _SAFE_NAME.match(name):
             raise InvalidInput(
@@ -126,8 +128,21 @@ class KnowledgeService:
             suffix = Path(name).suffix or "(none)"
             raise UnsupportedMediaType(f"unsupported file type {suffix!r}; supported: {supported}")
         check_content(data, name)
+        return name
+
+    def ingest_bytes(
+        self,
+        data: bytes,
+        filename: str,
+        *,
+        progress: Progress | None = None,
+        chunk_progress: ChunkProgress | None = None,
+    ) -> IngestReport:
+        """Ingest one uploaded file. Refuses (rather than skips) a file that cannot be read.
+        `chunk_progress` hears after each embedding batch (a large guide's progress)."""
+        name = self.check_upload(data, filename)
         load_bytes(data, name)  # fail before anything is written
-        report = self.ingest_sources([(name, lambda: data)])
+        report = self.ingest_sources([(name, lambda: data)], progress=progress, chunk_progress=chunk_progress)
         if report.failed:
             raise UnreadableFile(report.failed[0].reason)
         self._keep_upload(name, data)
@@ -152,7 +167,9 @@ class KnowledgeService:
                 return path
         return None
 
-    def reingest(self, sources: Iterable[str] | None = None) -> IngestReport:
+    def reingest(
+        self, sources: Iterable[str] | None = None, *, progress: Progress | None = None
+    ) -> IngestReport:
         """Ingest these guides again from their kept files (default: every listed guide).
 
         Unchanged files embed nothing; a guide whose file the server does not keep is reported as failed.
@@ -170,21 +187,25 @@ class KnowledgeService:
                 missing.append(FileFailure(source=source, reason=reason))
             else:
                 found.append((source, _reader(path)))
-        report = self.ingest_sources(found)
+        report = self.ingest_sources(found, progress=progress)
         report.failed[:0] = missing
         return report
 
     def reingest_document(self, document_id: int) -> IngestReport:
         return self.reingest([self.get_document(document_id).source])
 
-    def ingest_sample(self) -> IngestReport:
+    def ingest_sample(self, *, progress: Progress | None = None) -> IngestReport:
         """Ingest the sample handbook folder (adds back sample guides that were deleted)."""
         if self.sample_dir is None or not self.sample_dir.is_dir():
             raise NotFound(f"the sample guides folder {self.sample_dir} does not exist")
-        return self.ingest_paths([self.sample_dir])
+        return self.ingest_paths([self.sample_dir], progress=progress)
 
     def ingest_sources(
-        self, sources: list[tuple[str, Callable[[], bytes]]], *, progress: Progress | None = None
+        self,
+        sources: list[tuple[str, Callable[[], bytes]]],
+        *,
+        progress: Progress | None = None,
+        chunk_progress: ChunkProgress | None = None,
     ) -> IngestReport:
         report = IngestReport()
         with self._lock:
@@ -206,9 +227,9 @@ class KnowledgeService:
                 pending.append(plan)
                 pending_chunks += len(plan.new_chunks)
                 if pending_chunks >= self.flush_chunks:
-                    self._flush(pending, report, progress)
+                    self._flush(pending, report, progress, chunk_progress)
                     pending, pending_chunks = [], 0
-            self._flush(pending, report, progress)
+            self._flush(pending, report, progress, chunk_progress)
         return report
 
     def _plan(self, source: str, data: bytes) -> _Plan | None:
@@ -234,9 +255,15 @@ class KnowledgeService:
             is_new=not existing,
         )
 
-    def _flush(self, plans: list[_Plan], report: IngestReport, progress: Progress | None) -> None:
+    def _flush(
+        self,
+        plans: list[_Plan],
+        report: IngestReport,
+        progress: Progress | None,
+        chunk_progress: ChunkProgress | None = None,
+    ) -> None:
         texts = [c.indexed_text() for plan in plans for c in plan.new_chunks]
-        vectors = self.embedder.encode(texts, batch_size=self.batch_size) if texts else None
+        vectors = self._encode(texts, chunk_progress) if texts else None
         offset = 0
         for plan in plans:
             n = len(plan.new_chunks)
@@ -255,6 +282,18 @@ class KnowledgeService:
             report.chunks_deleted += len(plan.stale_ids)
             if progress:
                 progress(plan.source)
+
+    def _encode(self, texts: list[str], chunk_progress: ChunkProgress | None) -> np.ndarray:
+        """Embed in one call, or batch by batch when someone follows the progress (nothing is written
+        before every batch is done, so stopping between batches leaves the index as it was)."""
+        if chunk_progress is None:
+            return self.embedder.encode(texts, batch_size=self.batch_size)
+        parts = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start : start + self.batch_size]
+            parts.append(self.embedder.encode(batch, batch_size=self.batch_size))
+            chunk_progress(min(start + self.batch_size, len(texts)), len(texts))
+        return np.vstack(parts)
 
     def _record(
         self,

@@ -7,18 +7,30 @@ Uploads are checked like the JSON API's (`read_upload`, then `KnowledgeService.i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from companion.api.deps import RowId, ServicesDep
 from companion.errors import CompanionError
+from companion.jobs.schemas import JobOut, JobStatus
+from companion.jobs.service import MAX_JOB_ID
+from companion.jobs.tasks import (
+    INGEST_SAMPLE,
+    INGEST_UPLOAD,
+    REINGEST,
+    start_ingest_sample,
+    start_ingest_upload,
+    start_reingest,
+)
 from companion.knowledge.loaders import SUPPORTED_SUFFIXES
 from companion.knowledge.schemas import IngestReport
-from companion.web.common import AdminPage, CheckedForm, render, uploaded_file
+from companion.web.common import AdminPage, CheckedForm, field, render, uploaded_file
+from companion.web.jobs_pages import job_context
 
 router = APIRouter(prefix="/admin/knowledge", include_in_schema=False)
+KNOWLEDGE_JOBS = (INGEST_UPLOAD, REINGEST, INGEST_SAMPLE)
 
 
 def _page(
@@ -42,6 +54,7 @@ def _page(
         "accept": ",".join(SUPPORTED_SUFFIXES),
         "suffixes": ", ".join(SUPPORTED_SUFFIXES),
         "max_upload_bytes": services.settings.max_upload_bytes,
+        "background_above_bytes": services.settings.jobs.background_above_bytes,
         "sample_dir": sample_dir if sample_dir is not None and sample_dir.is_dir() else None,
     }
     page.update(context)
@@ -59,18 +72,38 @@ def _summary(report: IngestReport) -> str:
 
 
 @router.get("", response_class=HTMLResponse)
-def knowledge_page(request: Request, services: ServicesDep, admin: AdminPage) -> HTMLResponse:
-    return _page(request, services)
+def knowledge_page(
+    request: Request,
+    services: ServicesDep,
+    admin: AdminPage,
+    job: Annotated[str | None, Query(max_length=MAX_JOB_ID)] = None,
+) -> HTMLResponse:
+    context = job_context(services, job, page="/admin/knowledge", kinds=KNOWLEDGE_JOBS)
+    shown: JobOut | None = context["job"]
+    if shown is not None and shown.status == JobStatus.done and shown.result is not None:
+        report = IngestReport.model_validate(shown.result)
+        context.update(report=report, report_title=shown.title)
+        context["error" if report.failed else "notice"] = f"{shown.title}: {_summary(report)}"
+    return _page(request, services, **context)
+
+
+def _started(request: Request, job: JobOut, action: str, target: str) -> RedirectResponse:
+    request.state.audit_action = action
+    request.state.audit_target = target
+    return RedirectResponse(f"/admin/knowledge?job={job.id}", status_code=303)
 
 
 @router.post("/upload", response_class=HTMLResponse)
 def upload_guide(
     request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm
-) -> HTMLResponse:
+) -> Response:
     try:
         data, name = uploaded_file(
             form, max_bytes=services.settings.max_upload_bytes, missing="choose a guide file to upload"
         )
+        if len(data) > services.settings.jobs.background_above_bytes or field(form, "background") == "1":
+            job = start_ingest_upload(services, data, name, principal=admin.principal)
+            return _started(request, job, "upload guide", name)
         report = services.knowledge.ingest_bytes(data, name)
     except CompanionError as exc:
         return _page(request, services, error=f"Upload refused: {exc.message}", status_code=exc.status_code)
@@ -119,7 +152,10 @@ def reingest_guide(
 @router.post("/reingest", response_class=HTMLResponse)
 def reingest_all(
     request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm
-) -> HTMLResponse:
+) -> Response:
+    if field(form, "background") == "1":
+        job = start_reingest(services, None, principal=admin.principal)
+        return _started(request, job, "re-ingest guides", "all")
     try:
         report = services.knowledge.reingest()
     except CompanionError as exc:
@@ -132,7 +168,10 @@ def reingest_all(
 @router.post("/sample", response_class=HTMLResponse)
 def ingest_sample(
     request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm
-) -> HTMLResponse:
+) -> Response:
+    if field(form, "background") == "1":
+        job = start_ingest_sample(services, principal=admin.principal)
+        return _started(request, job, "ingest sample guides", str(services.knowledge.sample_dir))
     try:
         report = services.knowledge.ingest_sample()
     except CompanionError as exc:

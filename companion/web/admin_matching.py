@@ -8,15 +8,19 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from companion.api.deps import RowId, ServicesDep
 from companion.errors import CompanionError, InvalidInput, validation_message
+from companion.jobs.schemas import JobOut, JobStatus
+from companion.jobs.service import MAX_JOB_ID
+from companion.jobs.tasks import COHORT, start_cohort
 from companion.matching.schemas import CohortReport, CohortRequest, MatchOut, PairRef
 from companion.schemas import MAX_DB_ID
 from companion.web.common import AdminPage, CheckedForm, field, render
+from companion.web.jobs_pages import job_context
 
 router = APIRouter(prefix="/admin/matching", include_in_schema=False)
 PAIR_HINT = "write one pair a line as 'mentee = mentor' (each an id, key or email)"
@@ -29,6 +33,8 @@ def _page(request: Request, services: ServicesDep, *, status_code: int = 200, **
         "review": None,
         "skipped": [],
         "form": EMPTY_FORM,
+        "job": None,
+        "job_active": False,
     }
     page.update(context)
     return render(request, "admin/matching.html", page, status_code=status_code)
@@ -112,7 +118,17 @@ def matching_page(
     services: ServicesDep,
     admin: AdminPage,
     run: Annotated[int | None, Query(ge=1, le=MAX_DB_ID)] = None,
-) -> HTMLResponse:
+    job: Annotated[str | None, Query(max_length=MAX_JOB_ID)] = None,
+) -> Response:
+    if job is not None:
+        context = job_context(services, job, page="/admin/matching", kinds=(COHORT,))
+        shown: JobOut | None = context["job"]
+        if shown is not None and shown.status == JobStatus.done and shown.result is not None:
+            report = CohortReport.model_validate(shown.result)
+            if report.run_id is not None:  # a stored run: its review page
+                return RedirectResponse(f"/admin/matching?run={report.run_id}", status_code=303)
+            context["review"] = _review_of_report(report)
+        return _page(request, services, **context)
     if run is None:
         return _page(request, services)
     try:
@@ -124,7 +140,7 @@ def matching_page(
 
 
 @router.post("/run", response_class=HTMLResponse)
-def run_cohort(request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm) -> HTMLResponse:
+def run_cohort(request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm) -> Response:
     values = {
         "mentees": field(form, "mentees"),
         "pins": field(form, "pins"),
@@ -145,6 +161,11 @@ def run_cohort(request: Request, services: ServicesDep, admin: AdminPage, form: 
             )
         except ValidationError as exc:
             raise InvalidInput(validation_message(exc)) from None
+        if field(form, "background") == "1":
+            job = start_cohort(services, cohort, principal=admin.principal)
+            request.state.audit_action = "run cohort match"
+            request.state.audit_target = f"job {job.id}"
+            return RedirectResponse(f"/admin/matching?job={job.id}", status_code=303)
         report = services.matching.cohort(cohort, created_by=admin.principal.id)
     except CompanionError as exc:
         return _page(request, services, error=exc.message, form=values, status_code=exc.status_code)

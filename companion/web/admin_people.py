@@ -6,12 +6,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from companion.api.deps import ServicesDep
 from companion.errors import CompanionError, InvalidInput
+from companion.jobs.schemas import JobOut, JobStatus
+from companion.jobs.service import MAX_JOB_ID
+from companion.jobs.tasks import PEOPLE_IMPORT, start_people_import
 from companion.matching.schemas import ImportReport
 from companion.web.common import AdminPage, CheckedForm, field, render, uploaded_file
+from companion.web.jobs_pages import job_context
 
 router = APIRouter(prefix="/admin/people", include_in_schema=False)
 PAGE_SIZE = 50
@@ -65,14 +69,21 @@ def people_page(
     admin: AdminPage,
     role: Annotated[Literal["", "mentor", "mentee"], Query()] = "",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    job: Annotated[str | None, Query(max_length=MAX_JOB_ID)] = None,
 ) -> HTMLResponse:
-    return _page(request, services, role=role, page=page)
+    context = job_context(services, job, page="/admin/people", kinds=(PEOPLE_IMPORT,))
+    shown: JobOut | None = context["job"]
+    if shown is not None and shown.status == JobStatus.done and shown.result is not None:
+        report = ImportReport.model_validate(shown.result)
+        context.update(report=report, report_title=shown.title)
+        context["error" if report.failed else "notice"] = f"{shown.title}: {_summary(report)}"
+    return _page(request, services, role=role, page=page, **context)
 
 
 @router.post("/import", response_class=HTMLResponse)
 def import_people(
     request: Request, services: ServicesDep, admin: AdminPage, form: CheckedForm
-) -> HTMLResponse:
+) -> Response:
     try:
         data, name = uploaded_file(
             form,
@@ -80,6 +91,14 @@ def import_people(
             missing="choose a .csv or .json file of people to import",
         )
         sync, dry_run = field(form, "sync") == "1", field(form, "dry_run") == "1"
+        if len(data) > services.settings.jobs.background_above_bytes or field(form, "background") == "1":
+            job = start_people_import(
+                services, data, name, principal=admin.principal, sync=sync, dry_run=dry_run
+            )
+            if not dry_run:
+                request.state.audit_action = "sync people" if sync else "import people"
+                request.state.audit_target = name
+            return RedirectResponse(f"/admin/people?job={job.id}", status_code=303)
         report = services.people.import_bytes(data, name, sync=sync, dry_run=dry_run)
     except CompanionError as exc:
         return _page(request, services, error=f"Import refused: {exc.message}", status_code=exc.status_code)

@@ -33,6 +33,8 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "chunk_overlap": 60,
         # cheap password hashes: the default Argon2id cost (64 MiB, 3 passes) is for real accounts
         "web": {"password_time_cost": 1, "password_memory_kib": 1024},
+        # background jobs run at once in the caller; tests of the real queues choose their backend
+        "jobs": {"mode": "immediate"},
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -39,7 +39,9 @@
     if (!fresh || !main) { return false; }
     main.innerHTML = fresh.innerHTML;
     enhance(main);
-    var target = main.querySelector("p.error") || document.getElementById("ingest-result");
+    if (window.companionJobs) { window.companionJobs.watch(main); }  // a large guide: ingested as a job
+    var target = main.querySelector("p.error") || document.getElementById("ingest-result") ||
+      document.getElementById("job");
     var status = document.getElementById("upload-status");
     if (status) {
       var message = main.querySelector("p.notice, p.error");
