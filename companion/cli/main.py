@@ -207,7 +207,13 @@ def serve(
     _run(prepare)
     bind_host, bind_port = host or settings.host, port or settings.port
     err.print(f"Companion on http://{bind_host}:{bind_port}  (API docs: http://{bind_host}:{bind_port}/docs)")
-    uvicorn.run(create_app(settings, services=services), host=bind_host, port=bind_port, log_level="info")
+    uvicorn.run(
+        create_app(settings, services=services),
+        host=bind_host,
+        port=bind_port,
+        log_level="info",
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
 
 
 @users_app.command("add")

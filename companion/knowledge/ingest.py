@@ -20,13 +20,20 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from companion.errors import InvalidInput, NotFound, UnsupportedMediaType
+from companion.errors import InvalidInput, LimitExceeded, NotFound, UnsupportedMediaType
 from companion.knowledge.chunking import Chunk, chunk_document
 from companion.knowledge.embeddings import TextEmbedder
 from companion.knowledge.guides import GuideSection, section_of
-from companion.knowledge.loaders import SUPPORTED_SUFFIXES, UnreadableFile, check_content, load_bytes
+from companion.knowledge.loaders import (
+    SUPPORTED_SUFFIXES,
+    LoadedText,
+    UnreadableFile,
+    check_content,
+    load_bytes,
+)
 from companion.knowledge.store import Metadata, VectorStore
 from companion.schemas import DocumentOut, FileFailure, IngestReport
+from companion.settings import IngestLimits
 from companion.storage.db import Database, Document, utcnow
 
 Progress = Callable[[str], None]
@@ -59,9 +66,12 @@ class KnowledgeService:
         flush_chunks: int = 512,
         uploads_dir: Path | None = None,
         sample_dir: Path | None = None,
+        limits: IngestLimits | None = None,
     ) -> None:
         """`uploads_dir`: where uploaded guides are kept, so they can be re-ingested (None: not kept).
-        `sample_dir`: the sample handbook's folder, also searched for a guide's file on re-ingest."""
+        `sample_dir`: the sample handbook's folder, also searched for a guide's file on re-ingest.
+        `limits`: bounds on one file (decompressed size, characters, chunks, PDF pages); a file over one
+        is refused before anything of it is written."""
         self.db = db
         self.store = store
         self.embedder = embedder
@@ -71,6 +81,7 @@ class KnowledgeService:
         self.flush_chunks = flush_chunks
         self.uploads_dir = uploads_dir
         self.sample_dir = sample_dir
+        self.limits = limits or IngestLimits()
         self._lock = threading.Lock()
 
     # ---- ingestion -------------------------------------------------------------------------------
@@ -126,7 +137,7 @@ class KnowledgeService:
             suffix = Path(name).suffix or "(none)"
             raise UnsupportedMediaType(f"unsupported file type {suffix!r}; supported: {supported}")
         check_content(data, name)
-        load_bytes(data, name)  # fail before anything is written
+        self._chunks(data, name)  # fail (unreadable, over a limit) before anything is written
         report = self.ingest_sources([(name, lambda: data)])
         if report.failed:
             raise UnreadableFile(report.failed[0].reason)
@@ -193,7 +204,7 @@ class KnowledgeService:
             for source, read in sources:
                 try:
                     plan = self._plan(source, read())
-                except (UnreadableFile, OSError) as exc:
+                except (UnreadableFile, LimitExceeded, OSError) as exc:
                     report.failed.append(FileFailure(source=source, reason=str(exc)))
                     if progress:
                         progress(source)
@@ -213,10 +224,7 @@ class KnowledgeService:
 
     def _plan(self, source: str, data: bytes) -> _Plan | None:
         """Work out what to write for one file; None when the store already holds exactly its chunks."""
-        loaded = load_bytes(data, source)
-        chunks = chunk_document(
-            loaded, source=source, chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap
-        )
+        loaded, chunks = self._chunks(data, source)
         content_hash = hashlib.sha256(data).hexdigest()
         expected = {c.id for c in chunks}
         existing = self.store.ids_for_source(source)
@@ -233,6 +241,20 @@ class KnowledgeService:
             new_chunks=[c for c in chunks if c.id not in existing],
             is_new=not existing,
         )
+
+    def _chunks(self, data: bytes, source: str) -> tuple[LoadedText, list[Chunk]]:
+        """Load and chunk one file within the limits (UnreadableFile or LimitExceeded otherwise)."""
+        loaded = load_bytes(data, source, self.limits)
+        chunks = chunk_document(
+            loaded, source=source, chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap
+        )
+        if len(chunks) > self.limits.max_chunks:
+            raise LimitExceeded(
+                f"{source} would be cut into {len(chunks):,} chunks",
+                limit=self.limits.max_chunks,
+                setting="max_chunks",
+            )
+        return loaded, chunks
 
     def _flush(self, plans: list[_Plan], report: IngestReport, progress: Progress | None) -> None:
         texts = [c.indexed_text() for plan in plans for c in plan.new_chunks]

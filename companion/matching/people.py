@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from companion.errors import Conflict, Forbidden, InvalidInput, NotFound
+from companion.errors import Conflict, Forbidden, InvalidInput, LimitExceeded, NotFound
 from companion.identity.auth import Principal, Role, mentees_of
 from companion.matching.demo_org import CSV_COLUMNS, demo_rows
 from companion.matching.profiles import ProfileVectors
@@ -77,8 +77,11 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_rows(data: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
-    """Rows of a CSV or JSON file with their row numbers, and the columns import does not use."""
+def parse_rows(
+    data: bytes, filename: str, *, max_rows: int | None = None
+) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """Rows of a CSV or JSON file with their row numbers, and the columns import does not use.
+    More than `max_rows` rows -> LimitExceeded, before any row is looked at."""
     suffix = Path(filename).suffix.lower()
     try:
         text = data.decode("utf-8-sig")
@@ -90,16 +93,26 @@ def parse_rows(data: bytes, filename: str) -> tuple[list[tuple[int, dict[str, An
             loaded = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"{filename}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except RecursionError:
+            raise InvalidInput(f"{filename}: the JSON is nested too deeply to be a list of people") from None
         if isinstance(loaded, dict) and isinstance(loaded.get("people"), list):
             loaded = loaded["people"]
         if not isinstance(loaded, list):
             raise InvalidInput(f"{filename}: expected a JSON list of people (or {{'people': [...]}})")
+        _check_rows(len(loaded), max_rows)
         rows = [(n, item) for n, item in enumerate(loaded, start=1)]
     elif suffix == ".csv":
         reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            raise InvalidInput(f"{filename}: the CSV file has no header row")
-        rows = [(n, dict(item)) for n, item in enumerate(reader, start=2)]
+        try:
+            if not reader.fieldnames:
+                raise InvalidInput(f"{filename}: the CSV file has no header row")
+            for n, item in enumerate(reader, start=2):
+                _check_rows(n - 1, max_rows)
+                rows.append((n, dict(item)))
+        except csv.Error as exc:
+            raise InvalidInput(
+                f"{filename}: not a readable CSV file (line {reader.line_num}: {exc})"
+            ) from None
     else:
         raise InvalidInput(f"{filename}: use a .csv or .json file")
     seen: set[str] = set()
@@ -107,6 +120,15 @@ def parse_rows(data: bytes, filename: str) -> tuple[list[tuple[int, dict[str, An
         if isinstance(item, dict):
             seen.update(str(k).strip().lower() for k in item if k is not None)
     return rows, sorted(seen - COLUMNS)
+
+
+def _check_rows(count: int, max_rows: int | None) -> None:
+    if max_rows is not None and count > max_rows:
+        raise LimitExceeded(
+            "the file holds more people than one import may; split it into smaller files",
+            limit=max_rows,
+            setting="max_import_rows",
+        )
 
 
 def row_to_input(raw: object) -> PersonIn:
@@ -213,10 +235,19 @@ def _snapshot(person: Person) -> dict[str, Any]:
 
 
 class PeopleService:
-    def __init__(self, *, db: Database, vectors: ProfileVectors, settings: MatchingSettings) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        vectors: ProfileVectors,
+        settings: MatchingSettings,
+        max_import_rows: int | None = None,
+    ) -> None:
+        """`max_import_rows`: most rows one imported file may hold (None: no limit)."""
         self.db = db
         self.vectors = vectors
         self.settings = settings
+        self.max_import_rows = max_import_rows
 
     # ---- reading ---------------------------------------------------------------------------------
 
@@ -383,7 +414,7 @@ class PeopleService:
     # ---- import ----------------------------------------------------------------------------------
 
     def import_bytes(self, data: bytes, filename: str) -> ImportReport:
-        rows, ignored = parse_rows(data, filename)
+        rows, ignored = parse_rows(data, filename, max_rows=self.max_import_rows)
         return self.import_rows(rows, ignored_columns=ignored)
 
     def import_file(self, path: Path) -> ImportReport:
