@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.parsers import expat
 
 from companion.errors import CompanionError, InvalidInput, LimitExceeded
@@ -280,8 +281,12 @@ def load_pdf(data: bytes, stem: str, limits: IngestLimits) -> LoadedText:
                 raise LimitExceeded(
                     f"the PDF has {count:,} pages", limit=limits.max_pdf_pages, setting="max_pdf_pages"
                 )
-            chars = 0
+            chars = decoded = 0
             for page in reader.pages:
+                # decode the page's content streams first: extract_text() swallows pypdf's limit errors
+                decoded += _pdf_content_bytes(page)
+                if decoded > bound:
+                    raise LimitReachedError("page contents")
                 page_text = page.extract_text() or ""
                 chars += len(page_text)
                 _check_chars(chars, limits)
@@ -309,6 +314,21 @@ def load_pdf(data: bytes, stem: str, limits: IngestLimits) -> LoadedText:
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     title = str(meta_title).strip() or (first if 0 < len(first) <= 80 else _title_from_stem(stem))
     return LoadedText(title=title, text=text, headings=headings)
+
+
+def _pdf_content_bytes(page: Any) -> int:
+    """Decode a page's content streams (pypdf keeps the result for extract_text) and count the bytes."""
+    contents = page.get("/Contents")
+    if contents is None:
+        return 0
+    target = contents.get_object()
+    streams = list(target) if isinstance(target, list) else [target]
+    total = 0
+    for stream in streams:
+        stream = stream.get_object()
+        if hasattr(stream, "get_data"):
+            total += len(stream.get_data())
+    return total
 
 
 # ---- Word ------------------------------------------------------------------------------------------
