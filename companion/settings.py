@@ -317,8 +317,8 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `companion serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `companion serve` listens on.")
-    shutdown_grace_seconds: float = Field(
-        8.0,
+    shutdown_grace_seconds: int = Field(
+        8,
         ge=0,
         le=300,
         description="On SIGTERM or Ctrl-C, `companion serve` stops accepting connections and gives requests "

@@ -276,7 +276,9 @@ def load_pdf(data: bytes, stem: str, limits: IngestLimits) -> LoadedText:
             reader = PdfReader(io.BytesIO(data), strict=False)
             if reader.is_encrypted:
                 raise UnreadableFile("PDF is encrypted; export an unprotected copy")
-            count = len(reader.pages)
+            count = _pdf_declared_pages(reader)  # cheap: flattening thousands of pages takes seconds
+            if count <= limits.max_pdf_pages:
+                count = len(reader.pages)
             if count > limits.max_pdf_pages:
                 raise LimitExceeded(
                     f"the PDF has {count:,} pages", limit=limits.max_pdf_pages, setting="max_pdf_pages"
@@ -314,6 +316,15 @@ def load_pdf(data: bytes, stem: str, limits: IngestLimits) -> LoadedText:
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     title = str(meta_title).strip() or (first if 0 < len(first) <= 80 else _title_from_stem(stem))
     return LoadedText(title=title, text=text, headings=headings)
+
+
+def _pdf_declared_pages(reader: Any) -> int:
+    """The page count the PDF's page tree declares (0 when it declares none or nonsense)."""
+    try:
+        count = reader.trailer["/Root"].get_object()["/Pages"].get_object().get("/Count", 0)
+        return max(int(count), 0)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return 0
 
 
 def _pdf_content_bytes(page: Any) -> int:
