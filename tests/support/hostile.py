@@ -115,6 +115,20 @@ def docx_deep_nesting(depth: int = 20_000) -> bytes:
     return minimal_docx(xml + "</w:sdt>" * depth + "</w:body></w:document>")
 
 
+def docx_lying_sizes(megabytes: int = 50) -> bytes:
+    """A docx whose zip headers declare word/document.xml to be 1,000 bytes while it holds `megabytes`:
+    the size check must not be the only bound (reading stops at the declared size, the CRC then fails)."""
+    text = "advice " * (megabytes * MiB // 7)
+    xml = f'<?xml version="1.0"?><w:document xmlns:w="{W}"><w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p>'
+    data = bytearray(zip_of({"word/document.xml": xml + "</w:body></w:document>"}))
+    declared = (1000).to_bytes(4, "little")
+    assert data[:4] == b"PK\x03\x04"
+    data[22:26] = declared  # local header: uncompressed size
+    central = data.rindex(b"PK\x01\x02")
+    data[central + 24 : central + 28] = declared  # central directory: uncompressed size
+    return bytes(data)
+
+
 def truncated(data: bytes) -> bytes:
     return data[: len(data) // 2]
 
@@ -176,6 +190,7 @@ CORPUS: list[tuple[str, str, Callable[[], bytes]]] = [
     ("docx-billion-laughs", "laughs.docx", docx_entity_expansion),
     ("docx-external-entity", "xxe.docx", docx_external_entity),
     ("docx-deep-nesting", "deep.docx", docx_deep_nesting),
+    ("docx-lying-sizes", "lies.docx", docx_lying_sizes),
     ("pdf-truncated", "cut.pdf", lambda: truncated(_guide_pdf())),
     ("pdf-garbage-after-header", "bad.pdf", lambda: b"%PDF-1.7\n" + random.Random(3).randbytes(200_000)),
     ("pdf-5000-empty-pages", "empty.pdf", lambda: make_pdf([[] for _ in range(5000)])),
