@@ -14,7 +14,7 @@ import pytest
 from companion.container import Services
 from companion.knowledge.loaders import UnreadableFile, load_bytes
 from companion.settings import IngestLimits
-from tests.support.app import Api, free_port, make_api, make_settings
+from tests.support.app import Api, csrf_of, free_port, make_api, make_settings, web_client
 from tests.support.documents import make_docx
 from tests.support.hostile import (
     CORPUS,
@@ -226,3 +226,33 @@ def test_the_default_limits_are_sensible() -> None:
     limits = IngestLimits()
     assert limits.max_decompressed_bytes >= 10 * 1024 * 1024, "an ordinary large Word file passes"
     assert limits.max_chars >= 1_000_000 and limits.max_pdf_pages >= 500 and limits.max_import_rows >= 5000
+
+
+def test_the_admin_pages_refuse_hostile_files_with_the_reason(api: Api) -> None:
+    admin = web_client(api, "admin")
+    cases = [
+        (
+            "/admin/knowledge",
+            "/admin/knowledge/upload",
+            "bad.docx",
+            minimal_docx("<foo/>"),
+            422,
+            "not a document",
+        ),
+        (
+            "/admin/knowledge",
+            "/admin/knowledge/upload",
+            "bomb.docx",
+            docx_bomb(),
+            413,
+            "MAX_DECOMPRESSED_BYTES",
+        ),
+        ("/admin/people", "/admin/people/import", "p.csv", people_csv(200_000), 413, "MAX_IMPORT_ROWS"),
+    ]
+    for page, route, name, data, status, reason in cases:
+        csrf = csrf_of(admin.get(page).text)
+        response = admin.post(route, data={"csrf_token": csrf}, files={"file": (name, data)})
+        assert response.status_code == status, (name, response.text[:300])
+        assert reason in response.text and 'role="alert"' in response.text
+    _nothing_written(api)
+    assert api.services.people.count() == {}

@@ -66,7 +66,7 @@ def load_bytes(data: bytes, filename: str, limits: IngestLimits | None = None) -
     except RecursionError:
         raise UnreadableFile("the file is nested too deeply to read") from None
     except Exception as exc:  # any other parser failure is the file's fault, not the server's
-        reason = f"corrupt or unreadable {suffix.lstrip('.')} file ({type(exc).__name__}: {exc})"
+        reason = f"corrupt or unreadable {suffix} file ({type(exc).__name__}: {exc})"
         raise UnreadableFile(reason[:300]) from None
     if not loaded.text.strip():
         raise UnreadableFile("no text could be extracted (a scanned PDF or an empty document?)")
