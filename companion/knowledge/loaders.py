@@ -84,6 +84,17 @@ def check_content(data: bytes, filename: str) -> None:
         _decode_text(data)
 
 
+def _check_headings(headings: list[Heading], limits: IngestLimits) -> None:
+    """Every heading starts a section of at least one chunk: more headings than chunks allowed is refused
+    while loading, before chunking them all."""
+    if len(headings) > limits.max_chunks:
+        raise LimitExceeded(
+            "the document has more headings (sections) than one guide may have chunks",
+            limit=limits.max_chunks,
+            setting="max_chunks",
+        )
+
+
 def _check_chars(count: int, limits: IngestLimits) -> None:
     if count > limits.max_chars:
         raise LimitExceeded(
@@ -127,6 +138,7 @@ def load_markdown(data: bytes, stem: str, limits: IngestLimits) -> LoadedText:
             in_fence = not in_fence
         elif not in_fence and (found := _md_heading(line.rstrip("\r\n"))):
             headings.append(Heading(offset, found[0], found[1]))
+            _check_headings(headings, limits)
         offset += len(line)
     title = next((h.text for h in headings if h.level == 1), None) or _title_from_stem(stem)
     return LoadedText(title=title, text=text, headings=headings)
@@ -242,6 +254,7 @@ def load_html(data: bytes, stem: str, limits: IngestLimits) -> LoadedText:
     for tag, block in collector.blocks:
         if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
             headings.append(Heading(offset, int(tag[1]), block))
+            _check_headings(headings, limits)
         elif tag == "li":
             block = "- " + block
         parts.append(block + "\n\n")
@@ -550,6 +563,7 @@ def load_docx(data: bytes, stem: str, limits: IngestLimits) -> LoadedText:
         level = _docx_heading_level(styles.get(style, style))
         if level is not None:
             headings.append(Heading(offset, level, block))
+            _check_headings(headings, limits)
             if level == 1 and not title:
                 title = block
         parts.append(block + "\n\n")

@@ -200,5 +200,6 @@ CORPUS: list[tuple[str, str, Callable[[], bytes]]] = [
     ("html-9mb-of-lt", "lt.html", lambda: b"<" * (9 * MiB)),
     ("md-9mb-single-line", "line.md", lambda: b"# " + b"word " * (9 * MiB // 5)),
     ("txt-9mb-single-line", "line.txt", lambda: b"x" * (9 * MiB)),
+    ("md-470k-headings", "headings.md", lambda: b"# h\n" * 470_000),
     ("txt-binary", "image.txt", lambda: b"\x89PNG\r\n\x1a\n\x00\x00" + random.Random(4).randbytes(50_000)),
 ]
