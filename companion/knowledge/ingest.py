@@ -137,8 +137,8 @@ class KnowledgeService:
             suffix = Path(name).suffix or "(none)"
             raise UnsupportedMediaType(f"unsupported file type {suffix!r}; supported: {supported}")
         check_content(data, name)
-        self._chunks(data, name)  # fail (unreadable, over a limit) before anything is written
-        report = self.ingest_sources([(name, lambda: data)])
+        prepared = self._chunks(data, name)  # fail (unreadable, over a limit) before anything is written
+        report = self.ingest_sources([(name, lambda: data)], prepared={name: prepared})
         if report.failed:
             raise UnreadableFile(report.failed[0].reason)
         self._keep_upload(name, data)
@@ -195,15 +195,20 @@ class KnowledgeService:
         return self.ingest_paths([self.sample_dir])
 
     def ingest_sources(
-        self, sources: list[tuple[str, Callable[[], bytes]]], *, progress: Progress | None = None
+        self,
+        sources: list[tuple[str, Callable[[], bytes]]],
+        *,
+        progress: Progress | None = None,
+        prepared: dict[str, tuple[LoadedText, list[Chunk]]] | None = None,
     ) -> IngestReport:
+        """`prepared`: sources already loaded and chunked (an upload checked first), not parsed again."""
         report = IngestReport()
         with self._lock:
             pending: list[_Plan] = []
             pending_chunks = 0
             for source, read in sources:
                 try:
-                    plan = self._plan(source, read())
+                    plan = self._plan(source, read(), (prepared or {}).get(source))
                 except (UnreadableFile, LimitExceeded, OSError) as exc:
                     report.failed.append(FileFailure(source=source, reason=str(exc)))
                     if progress:
@@ -222,9 +227,11 @@ class KnowledgeService:
             self._flush(pending, report, progress)
         return report
 
-    def _plan(self, source: str, data: bytes) -> _Plan | None:
+    def _plan(
+        self, source: str, data: bytes, prepared: tuple[LoadedText, list[Chunk]] | None = None
+    ) -> _Plan | None:
         """Work out what to write for one file; None when the store already holds exactly its chunks."""
-        loaded, chunks = self._chunks(data, source)
+        loaded, chunks = prepared or self._chunks(data, source)
         content_hash = hashlib.sha256(data).hexdigest()
         expected = {c.id for c in chunks}
         existing = self.store.ids_for_source(source)
