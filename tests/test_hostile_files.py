@@ -167,8 +167,9 @@ def test_a_folder_ingest_reports_a_file_over_a_limit_and_ingests_the_rest(tmp_pa
         ("people.csv", people_csv(200_000), "COMPANION_LIMITS__MAX_IMPORT_ROWS"),
         ("people.csv", b"name,email,role\n" + b"x" * 200_000 + b",a@b.org,mentee\n", "not a readable CSV"),
         ("people.json", b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        ("people.json", b"[" + b"{}," * 200_000 + b"{}]", "COMPANION_LIMITS__MAX_IMPORT_ROWS"),
     ],
-    ids=["200k-rows", "huge-field", "deep-json"],
+    ids=["200k-rows", "huge-field", "deep-json", "200k-json-items"],
 )
 def test_hostile_people_imports_get_a_4xx_quickly(api: Api, name: str, data: bytes, reason: str) -> None:
     """Before: the 200k rows were all imported in the request (minutes), the huge CSV field and the deep
