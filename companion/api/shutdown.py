@@ -4,7 +4,8 @@ When `companion serve` is stopped (SIGTERM, Ctrl-C), uvicorn stops accepting con
 flight `shutdown_grace_seconds` to finish, then cancels the rest. A cancelled request would otherwise get
 uvicorn's plain-text 500 and a traceback in the log; this outermost ASGI middleware answers it with a JSON
 503 and Retry-After instead (or, when its response had already started, ends it), so the client knows to
-try again. Work inside a cut request stops at its next transaction boundary: nothing is half-committed.
+try again. The thread still running a cut request ends with the process: its open database transaction is
+rolled back, never half-committed, and an ingest stopped that way is finished exactly by the next run.
 """
 
 from __future__ import annotations
