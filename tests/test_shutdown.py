@@ -78,8 +78,9 @@ def model() -> Iterator[SlowModel]:
     server.close()
 
 
-def test_sigterm_answers_short_requests_cuts_long_ones_and_exits_within_10_s(
-    tmp_path: Path, model: SlowModel
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_answers_short_requests_cuts_long_ones_and_exits_within_10_s(
+    tmp_path: Path, model: SlowModel, stop_signal: signal.Signals
 ) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -123,13 +124,14 @@ def test_sigterm_answers_short_requests_cuts_long_ones_and_exits_within_10_s(
         assert "quick" in model.received
 
         sent = time.monotonic()
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop_signal)
         process.wait(timeout=15)
         took = time.monotonic() - sent
         quick.join(timeout=5)
         slow.join(timeout=5)
-        print(f"\nSIGTERM -> exit in {took:.1f} s; outcomes {outcomes}; exit code {process.returncode}")
-        assert took < 10, f"serve took {took:.1f} s to exit after SIGTERM"
+        code = process.returncode
+        print(f"\n{stop_signal.name} -> exit in {took:.1f} s; outcomes {outcomes}; exit code {code}")
+        assert took < 10, f"serve took {took:.1f} s to exit after {stop_signal.name}"
         assert outcomes["quick"] == 200, "a request that finishes within the grace period is answered"
         assert outcomes["slow"] == 503 and not slow.is_alive(), "the minute-long request was cut, with a 503"
         assert not [line for line in log if "Traceback" in line], "a cut request is no server error"
