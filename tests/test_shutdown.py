@@ -1,6 +1,6 @@
-"""SIGTERM drains `companion serve` within 10 s: requests in flight that finish within the grace period
-get their answer, longer ones are cut, and the process exits. A slow model endpoint on loopback makes one
-answer take 1 s and another take a minute."""
+"""SIGTERM or Ctrl-C drains `companion serve` within 10 s: requests in flight that finish within the
+grace period get their answer, longer ones are cut, and the process exits. A slow model endpoint on
+loopback makes one answer take 1 s and another take a minute."""
 
 from __future__ import annotations
 
