@@ -22,6 +22,7 @@ from companion.api import evals as evals_api
 from companion.api import jobs as jobs_api
 from companion.api import matching as matching_api
 from companion.api import people as people_api
+from companion.api.shutdown import CutOnShutdown
 from companion.container import Services
 from companion.errors import CompanionError, summarize, validation_problems
 from companion.identity import http_audit as audit_http
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     _install_error_handlers(app)
     audit_http.install(app)  # before security: runs inside the size and rate limits
     security.install(app, services.settings.security)
+    app.add_middleware(CutOnShutdown)  # last, so outermost: requests cut by a shutdown get a JSON 503
     return app
 
 

@@ -72,6 +72,7 @@ class Services:
             batch_size=self.settings.embeddings.batch_size,
             uploads_dir=self.settings.uploads_dir,
             sample_dir=self.settings.sample_knowledge_dir,
+            limits=self.settings.limits,
         )
 
     @cached_property
@@ -109,7 +110,12 @@ class Services:
 
     @cached_property
     def people(self) -> PeopleService:
-        return PeopleService(db=self.db, vectors=self.profile_vectors, settings=self.settings.matching)
+        return PeopleService(
+            db=self.db,
+            vectors=self.profile_vectors,
+            settings=self.settings.matching,
+            max_import_rows=self.settings.limits.max_import_rows,
+        )
 
     @cached_property
     def matching(self) -> MatchingService:

@@ -52,6 +52,21 @@ class PayloadTooLarge(CompanionError):
     code = "payload_too_large"
 
 
+class LimitExceeded(PayloadTooLarge):
+    """Content beyond a configured limit (decompressed size, characters, chunks, pages, rows).
+
+    The message names the limit and the setting that raises it; nothing has been written."""
+
+    code = "limit_exceeded"
+
+    def __init__(self, message: str, *, limit: int, setting: str) -> None:
+        env = f"COMPANION_LIMITS__{setting.upper()}"
+        super().__init__(
+            f"{message} (limit {limit:,}, setting {env})",
+            details={"limit": setting, "value": limit, "setting": env},
+        )
+
+
 class UnsupportedMediaType(CompanionError):
     status_code = 415
     code = "unsupported_media_type"

@@ -230,6 +230,39 @@ class SecuritySettings(BaseModel):
     )
 
 
+class IngestLimits(BaseModel):
+    """Bounds on what one uploaded or ingested file, or one people import, may make the server do. A file
+    over a limit is refused (413, naming the limit) before anything is written."""
+
+    max_decompressed_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="Most bytes the parts of one .docx (its zip entries, checked before reading) or one "
+        "PDF stream may decompress to.",
+    )
+    max_compression_ratio: int = Field(
+        200,
+        ge=2,
+        description="Largest ratio of decompressed to compressed size of a .docx part that is read; "
+        "ordinary Word XML stays far below it, decompression bombs far above.",
+    )
+    max_chars: int = Field(
+        2_000_000,
+        ge=1000,
+        description="Most characters of text extracted from one document (about 700 printed pages).",
+    )
+    max_chunks: int = Field(
+        4000, ge=1, description="Most chunks one document may be cut into (each is embedded and stored)."
+    )
+    max_pdf_pages: int = Field(2000, ge=1, description="Most pages of one PDF.")
+    max_html_elements: int = Field(
+        200_000, ge=100, description="Most HTML elements (tags) in one .html guide."
+    )
+    max_import_rows: int = Field(
+        10_000, ge=1, description="Most rows (people) one CSV or JSON people import may hold."
+    )
+
+
 class WebSettings(BaseModel):
     session_hours: float = Field(
         12, gt=0, le=24 * 30, description="How long a browser sign-in lasts before the user signs in again."
@@ -401,6 +434,13 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `companion serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `companion serve` listens on.")
+    shutdown_grace_seconds: int = Field(
+        8,
+        ge=0,
+        le=300,
+        description="On SIGTERM or Ctrl-C, `companion serve` stops accepting connections and gives requests "
+        "in flight this long to finish; then they are cut and the process exits.",
+    )
     chunk_size: int = Field(1000, ge=100, le=20000, description="Target chunk length in characters.")
     chunk_overlap: int = Field(150, ge=0, description="Characters shared by consecutive chunks of a section.")
     max_upload_bytes: int = Field(
@@ -431,6 +471,10 @@ class Settings(BaseSettings):
     )
     jobs: JobsSettings = Field(
         default_factory=JobsSettings, description="Background jobs: the queue, its consumers, schedules."
+    )
+    limits: IngestLimits = Field(
+        default_factory=IngestLimits,
+        description="Limits on uploaded and ingested files and on people imports.",
     )
 
     @model_validator(mode="after")

@@ -121,3 +121,34 @@ def test_pdf_without_text_is_reported() -> None:
 def test_content_check_catches_renamed_files(data: bytes, name: str) -> None:
     with pytest.raises(UnreadableFile):
         check_content(data, name)
+
+
+def test_docx_keeps_document_order_tabs_and_the_core_title() -> None:
+    import io
+
+    import docx
+    from docx.shared import Inches
+
+    document = docx.Document()
+    document.core_properties.title = "Session guide"
+    document.add_heading("Before", level=1)
+    intro = document.add_paragraph("Agenda:")
+    intro.paragraph_format.tab_stops.add_tab_stop(Inches(1))  # a tab stop is layout, not text
+    intro.add_run().add_tab()
+    intro.add_run("ten minutes")
+    grid = document.add_table(rows=1, cols=2)
+    grid.cell(0, 0).text, grid.cell(0, 1).text = "Check-in", "5 min"
+    document.add_heading("After", level=1)
+    document.add_paragraph("Write down one next step.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+
+    loaded = load_bytes(buffer.getvalue(), "guide.docx")
+    assert loaded.title == "Session guide"
+    assert loaded.text == (
+        "Before\n\nAgenda:\tten minutes\n\nCheck-in | 5 min\nAfter\n\nWrite down one next step.\n\n"
+    )
+    assert [(h.level, h.text, loaded.text[h.offset :].split("\n")[0]) for h in loaded.headings] == [
+        (1, "Before", "Before"),
+        (1, "After", "After"),
+    ]

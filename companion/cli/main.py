@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -217,10 +218,35 @@ def serve(
             + (f"; recovered {recovered}" if recovered["requeued"] or recovered["failed"] else "")
         )
     try:
-        uvicorn.run(create_app(settings, services=services), host=bind_host, port=bind_port, log_level="info")
-    finally:
+        uvicorn.run(
+            create_app(settings, services=services),
+            host=bind_host,
+            port=bind_port,
+            log_level="info",
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
+    except KeyboardInterrupt:
         if consumer is not None:
             consumer.stop()
+        _end_cut_requests(130)
+        raise
+    if consumer is not None:
+        consumer.stop()
+    _end_cut_requests(0)
+
+
+def _end_cut_requests(code: int) -> None:
+    """After uvicorn shut down, a request it cut may still run in a worker thread (a slow model call, say),
+    and Python would wait for that thread before exiting: end the process now instead."""
+    import os
+    import threading
+
+    busy = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    if busy:
+        err.print(f"Stopped; {len(busy)} thread(s) still busy with cut requests were ended.")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 @users_app.command("add")

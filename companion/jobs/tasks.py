@@ -141,7 +141,8 @@ def start_people_import(
     sync: bool = False,
     dry_run: bool = False,
 ) -> JobOut:
-    parse_rows(data, filename)  # a file that is not CSV or JSON is refused now, with its reason
+    # a file that is not CSV or JSON, or holds too many rows, is refused now, with its reason
+    parse_rows(data, filename, max_rows=services.settings.limits.max_import_rows)
     kind = ("Dry run of the sync" if sync else "Dry run") if dry_run else ("Sync" if sync else "Import")
     return services.jobs.start(
         PEOPLE_IMPORT,

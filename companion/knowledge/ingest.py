@@ -20,13 +20,20 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from companion.errors import InvalidInput, NotFound, UnsupportedMediaType
+from companion.errors import InvalidInput, LimitExceeded, NotFound, UnsupportedMediaType
 from companion.knowledge.chunking import Chunk, chunk_document
 from companion.knowledge.embeddings import TextEmbedder
 from companion.knowledge.guides import GuideSection, section_of
-from companion.knowledge.loaders import SUPPORTED_SUFFIXES, UnreadableFile, check_content, load_bytes
+from companion.knowledge.loaders import (
+    SUPPORTED_SUFFIXES,
+    LoadedText,
+    UnreadableFile,
+    check_content,
+    load_bytes,
+)
 from companion.knowledge.schemas import DocumentOut, FileFailure, IngestReport
 from companion.knowledge.store import Metadata, VectorStore
+from companion.settings import IngestLimits
 from companion.storage.db import Database, Document, utcnow
 
 Progress = Callable[[str], None]
@@ -60,9 +67,12 @@ class KnowledgeService:
         flush_chunks: int = 512,
         uploads_dir: Path | None = None,
         sample_dir: Path | None = None,
+        limits: IngestLimits | None = None,
     ) -> None:
         """`uploads_dir`: where uploaded guides are kept, so they can be re-ingested (None: not kept).
-        `sample_dir`: the sample handbook's folder, also searched for a guide's file on re-ingest."""
+        `sample_dir`: the sample handbook's folder, also searched for a guide's file on re-ingest.
+        `limits`: bounds on one file (decompressed size, characters, chunks, PDF pages); a file over one
+        is refused before anything of it is written."""
         self.db = db
         self.store = store
         self.embedder = embedder
@@ -72,6 +82,7 @@ class KnowledgeService:
         self.flush_chunks = flush_chunks
         self.uploads_dir = uploads_dir
         self.sample_dir = sample_dir
+        self.limits = limits or IngestLimits()
         self._lock = threading.Lock()
 
     # ---- ingestion -------------------------------------------------------------------------------
@@ -127,7 +138,7 @@ class KnowledgeService:
             supported = ", ".join(SUPPORTED_SUFFIXES)
             suffix = Path(name).suffix or "(none)"
             raise UnsupportedMediaType(f"unsupported file type {suffix!r}; supported: {supported}")
-        check_content(data, name)
+        check_content(data, name, self.limits)
         return name
 
     def ingest_bytes(
@@ -141,8 +152,13 @@ class KnowledgeService:
         """Ingest one uploaded file. Refuses (rather than skips) a file that cannot be read.
         `chunk_progress` hears after each embedding batch (a large guide's progress)."""
         name = self.check_upload(data, filename)
-        load_bytes(data, name)  # fail before anything is written
-        report = self.ingest_sources([(name, lambda: data)], progress=progress, chunk_progress=chunk_progress)
+        prepared = self._chunks(data, name)  # fail (unreadable, over a limit) before anything is written
+        report = self.ingest_sources(
+            [(name, lambda: data)],
+            progress=progress,
+            chunk_progress=chunk_progress,
+            prepared={name: prepared},
+        )
         if report.failed:
             raise UnreadableFile(report.failed[0].reason)
         self._keep_upload(name, data)
@@ -206,15 +222,17 @@ class KnowledgeService:
         *,
         progress: Progress | None = None,
         chunk_progress: ChunkProgress | None = None,
+        prepared: dict[str, tuple[LoadedText, list[Chunk]]] | None = None,
     ) -> IngestReport:
+        """`prepared`: sources already loaded and chunked (an upload checked first), not parsed again."""
         report = IngestReport()
         with self._lock:
             pending: list[_Plan] = []
             pending_chunks = 0
             for source, read in sources:
                 try:
-                    plan = self._plan(source, read())
-                except (UnreadableFile, OSError) as exc:
+                    plan = self._plan(source, read(), (prepared or {}).get(source))
+                except (UnreadableFile, LimitExceeded, OSError) as exc:
                     report.failed.append(FileFailure(source=source, reason=str(exc)))
                     if progress:
                         progress(source)
@@ -232,12 +250,11 @@ class KnowledgeService:
             self._flush(pending, report, progress, chunk_progress)
         return report
 
-    def _plan(self, source: str, data: bytes) -> _Plan | None:
+    def _plan(
+        self, source: str, data: bytes, prepared: tuple[LoadedText, list[Chunk]] | None = None
+    ) -> _Plan | None:
         """Work out what to write for one file; None when the store already holds exactly its chunks."""
-        loaded = load_bytes(data, source)
-        chunks = chunk_document(
-            loaded, source=source, chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap
-        )
+        loaded, chunks = prepared or self._chunks(data, source)
         content_hash = hashlib.sha256(data).hexdigest()
         expected = {c.id for c in chunks}
         existing = self.store.ids_for_source(source)
@@ -254,6 +271,20 @@ class KnowledgeService:
             new_chunks=[c for c in chunks if c.id not in existing],
             is_new=not existing,
         )
+
+    def _chunks(self, data: bytes, source: str) -> tuple[LoadedText, list[Chunk]]:
+        """Load and chunk one file within the limits (UnreadableFile or LimitExceeded otherwise)."""
+        loaded = load_bytes(data, source, self.limits)
+        chunks = chunk_document(
+            loaded, source=source, chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap
+        )
+        if len(chunks) > self.limits.max_chunks:
+            raise LimitExceeded(
+                f"{source} would be cut into {len(chunks):,} chunks",
+                limit=self.limits.max_chunks,
+                setting="max_chunks",
+            )
+        return loaded, chunks
 
     def _flush(
         self,

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from companion.errors import Conflict, Forbidden, InvalidInput, NotFound, validation_message
+from companion.errors import Conflict, Forbidden, InvalidInput, LimitExceeded, NotFound, validation_message
 from companion.identity.auth import Principal, Role, mentees_of
 from companion.matching.demo_org import CSV_COLUMNS, demo_rows
 from companion.matching.profiles import ProfileVectors
@@ -68,8 +68,11 @@ _PROFILE_FIELDS = (
 )
 
 
-def parse_rows(data: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
-    """Rows of a CSV or JSON file with their row numbers, and the columns import does not use."""
+def parse_rows(
+    data: bytes, filename: str, *, max_rows: int | None = None
+) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """Rows of a CSV or JSON file with their row numbers, and the columns import does not use.
+    More than `max_rows` rows -> LimitExceeded, before any row is looked at."""
     suffix = Path(filename).suffix.lower()
     try:
         text = data.decode("utf-8-sig")
@@ -81,16 +84,26 @@ def parse_rows(data: bytes, filename: str) -> tuple[list[tuple[int, dict[str, An
             loaded = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"{filename}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except RecursionError:
+            raise InvalidInput(f"{filename}: the JSON is nested too deeply to be a list of people") from None
         if isinstance(loaded, dict) and isinstance(loaded.get("people"), list):
             loaded = loaded["people"]
         if not isinstance(loaded, list):
             raise InvalidInput(f"{filename}: expected a JSON list of people (or {{'people': [...]}})")
+        _check_rows(len(loaded), max_rows)
         rows = [(n, item) for n, item in enumerate(loaded, start=1)]
     elif suffix == ".csv":
         reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            raise InvalidInput(f"{filename}: the CSV file has no header row")
-        rows = [(n, dict(item)) for n, item in enumerate(reader, start=2)]
+        try:
+            if not reader.fieldnames:
+                raise InvalidInput(f"{filename}: the CSV file has no header row")
+            for n, item in enumerate(reader, start=2):
+                _check_rows(n - 1, max_rows)
+                rows.append((n, dict(item)))
+        except csv.Error as exc:
+            raise InvalidInput(
+                f"{filename}: not a readable CSV file (line {reader.line_num}: {exc})"
+            ) from None
     else:
         raise InvalidInput(f"{filename}: use a .csv or .json file")
     seen: set[str] = set()
@@ -109,6 +122,15 @@ def _row_key(raw: object) -> str | None:
         if isinstance(value, str | int) and str(value).strip():
             return str(value).strip().lower()
     return None
+
+
+def _check_rows(count: int, max_rows: int | None) -> None:
+    if max_rows is not None and count > max_rows:
+        raise LimitExceeded(
+            "the file holds more people than one import may; split it into smaller files",
+            limit=max_rows,
+            setting="max_import_rows",
+        )
 
 
 def row_to_input(raw: object) -> PersonIn:
@@ -211,10 +233,19 @@ def _snapshot(person: Person) -> dict[str, Any]:
 
 
 class PeopleService:
-    def __init__(self, *, db: Database, vectors: ProfileVectors, settings: MatchingSettings) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        vectors: ProfileVectors,
+        settings: MatchingSettings,
+        max_import_rows: int | None = None,
+    ) -> None:
+        """`max_import_rows`: most rows one imported file may hold (None: no limit)."""
         self.db = db
         self.vectors = vectors
         self.settings = settings
+        self.max_import_rows = max_import_rows
 
     # ---- reading ---------------------------------------------------------------------------------
 
@@ -420,7 +451,7 @@ class PeopleService:
     def import_bytes(
         self, data: bytes, filename: str, *, sync: bool = False, dry_run: bool = False
     ) -> ImportReport:
-        rows, ignored = parse_rows(data, filename)
+        rows, ignored = parse_rows(data, filename, max_rows=self.max_import_rows)
         return self.import_rows(rows, ignored_columns=ignored, sync=sync, dry_run=dry_run)
 
     def import_file(self, path: Path, *, sync: bool = False, dry_run: bool = False) -> ImportReport:
