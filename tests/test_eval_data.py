@@ -209,7 +209,6 @@ def test_plain_text_guides_have_underlined_headings(built: dict[str, LoadedText]
         assert built[path.name].title == headings[0]
 
 
-@pytest.mark.xfail(strict=True, reason="load_text does not read underlined (setext) headings yet")
 def test_plain_text_loader_finds_underlined_headings(built: dict[str, LoadedText]) -> None:
     for path in guides_dir(CORPUS).glob("*.txt"):
         assert [h.text for h in built[path.name].headings] == _underlined(path.read_text(encoding="utf-8"))

@@ -152,3 +152,17 @@ def test_docx_keeps_document_order_tabs_and_the_core_title() -> None:
         (1, "Before", "Before"),
         (1, "After", "After"),
     ]
+
+
+def test_plain_text_underlined_headings_become_sections() -> None:
+    text = (
+        "Night shift guide\n=================\n\nIntro line.\n\n"
+        "Handover\n--------\nWrite the log.\n\n"
+        "----------\n\nA dashed rule above is no heading.\n"
+    )
+    loaded = load_bytes(text.encode(), "night.txt")
+    assert [(h.level, h.text) for h in loaded.headings] == [(1, "Night shift guide"), (2, "Handover")]
+    assert loaded.title == "Night shift guide"
+    assert text[loaded.headings[1].offset :].startswith("Handover\n")
+    plain = load_bytes(b"Just a note\nwith two lines.\n", "note.txt")
+    assert plain.headings == [] and plain.title == "Just a note"

@@ -147,12 +147,33 @@ def load_markdown(data: bytes, stem: str, limits: IngestLimits) -> LoadedText:
     return LoadedText(title=title, text=text, headings=headings)
 
 
+def _underline_level(line: str) -> int | None:
+    """1 for a line of '=', 2 for a line of '-' (at least three): the underline of a setext heading."""
+    mark = line.strip()
+    if len(mark) < 3 or mark[0] not in "=-" or mark.strip(mark[0]):
+        return None
+    return 1 if mark[0] == "=" else 2
+
+
 def load_text(data: bytes, stem: str, limits: IngestLimits) -> LoadedText:
+    """Plain text; a line underlined with '=' or '-' (`Title` / `=====`) is a heading, as in Markdown's
+    setext style, so plain-text guides are cut at their sections too."""
     text = _decode_text(data)
     _check_chars(len(text), limits)
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    title = first if 0 < len(first) <= 80 else _title_from_stem(stem)
-    return LoadedText(title=title, text=text)
+    headings: list[Heading] = []
+    lines = text.splitlines(keepends=True)
+    offset = 0
+    for line, following in zip(lines, [*lines[1:], ""], strict=True):
+        label = line.strip()
+        level = _underline_level(following) if label and len(label) <= 200 else None
+        if level is not None and _underline_level(line) is None:
+            headings.append(Heading(offset, level, label))
+            _check_headings(headings, limits)
+        offset += len(line)
+    first = next((line.strip() for line in lines if line.strip()), "")
+    fallback = first if 0 < len(first) <= 80 else _title_from_stem(stem)
+    title = next((h.text for h in headings if h.level == 1), None) or fallback
+    return LoadedText(title=title, text=text, headings=headings)
 
 
 _BLOCKS = frozenset(
