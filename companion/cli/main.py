@@ -22,6 +22,7 @@ from companion.cli.backup import register as register_backup_commands
 from companion.cli.db import register as register_db_commands
 from companion.cli.eval import register as register_eval_commands
 from companion.cli.matching import register as register_matching_commands
+from companion.cli.models import register as register_model_commands
 from companion.container import Services
 from companion.errors import CompanionError
 from companion.identity.auth import create_user, ensure_first_admin, list_users, parse_role
@@ -71,6 +72,7 @@ register_eval_commands(app, services=_services, run=_run)
 register_backup_commands(app, services=_services, run=_run)
 register_db_commands(app, services=_services, run=_run)
 register_audit_commands(app, services=_services, run=_run)
+register_model_commands(app, services=_services, run=_run)
 
 
 @contextmanager
