@@ -93,7 +93,9 @@ def _file_from_url(url: str) -> str:
 
 
 class ModelStore:
-    def __init__(self, *, models_dir: Path, timeout_seconds: float = 30.0, chunk_bytes: int = 1 << 20) -> None:
+    def __init__(
+        self, *, models_dir: Path, timeout_seconds: float = 30.0, chunk_bytes: int = 1 << 20
+    ) -> None:
         self.dir = models_dir
         self.timeout_seconds = timeout_seconds
         self.chunk_bytes = chunk_bytes
@@ -162,7 +164,9 @@ class ModelStore:
             self._write(data)
             return path.resolve()
         if find(wanted):
-            raise NotFound(f"{wanted} is in the catalogue but not pulled yet: run `companion model pull {wanted}`")
+            raise NotFound(
+                f"{wanted} is in the catalogue but not pulled yet: run `companion model pull {wanted}`"
+            )
         raise NotFound(
             f"no pulled model, catalogue entry or GGUF file called {wanted!r}; see `companion model list`"
         )
@@ -258,12 +262,13 @@ class ModelStore:
                     if resuming:
                         with part.open("rb") as fh:
                             head = fh.read(HEADER_BYTES)
+                            hasher.update(head)
                             for block in iter(lambda: fh.read(self.chunk_bytes), b""):
                                 hasher.update(block)
                     else:
                         written = 0
                     with part.open("ab" if resuming else "wb") as out:
-                        for chunk in response.iter_bytes(self.chunk_bytes):
+                        for chunk in response.iter_bytes():  # as it arrives: nothing held back on a cut
                             if len(head) < HEADER_BYTES:
                                 head += chunk[: HEADER_BYTES - len(head)]
                                 if len(head) >= HEADER_BYTES:
@@ -299,7 +304,7 @@ class ModelStore:
 
 def _starts_at(response: httpx.Response, offset: int) -> bool:
     match = re.match(r"bytes (\d+)-", response.headers.get("content-range", ""))
-    return bool(match) and int(match.group(1)) == offset
+    return match is not None and int(match.group(1)) == offset
 
 
 def with_chosen_model(llm: LLMSettings, *, models_dir: Path) -> LLMSettings:

@@ -44,11 +44,11 @@ class LazyGrammarSampler:
         self.n_vocab = n_vocab
         self._ids = np.arange(n_vocab, dtype=np.intc)
         self._data = np.zeros(n_vocab, dtype=_TOKEN_DATA)
-        self._array = C.llama_token_data_array(
+        self._array: Any = C.llama_token_data_array(
             data=self._data.ctypes.data_as(C.llama_token_data_p), size=n_vocab, selected=-1, sorted=False
         )
-        self._one = C.llama_token_data(id=0, logit=0.0, p=0.0)
-        self._one_array = C.llama_token_data_array(
+        self._one: Any = C.llama_token_data(id=0, logit=0.0, p=0.0)
+        self._one_array: Any = C.llama_token_data_array(
             data=ctypes.pointer(self._one), size=1, selected=-1, sorted=False
         )
         self.tokens = 0

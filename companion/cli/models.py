@@ -102,7 +102,9 @@ def register(
             table.add_row("*" if row.in_use else "", row.name, row.kind, size, where)
         console.print(table)
         if svc.settings.llm.mode != "local":
-            console.print(f"[yellow]note:[/yellow] llm.mode is {svc.settings.llm.mode}; local models are unused")
+            console.print(
+                f"[yellow]note:[/yellow] llm.mode is {svc.settings.llm.mode}; local models are unused"
+            )
 
     @model_app.command("use")
     def use(
@@ -116,5 +118,6 @@ def register(
         console.print(f"local mode now uses {path or 'the packaged SmolLM2-135M-Instruct'}")
         if svc.settings.llm.model_path is not None:
             console.print(
-                f"[yellow]note:[/yellow] COMPANION_LLM__MODEL_PATH={svc.settings.llm.model_path} is set and wins"
+                f"[yellow]note:[/yellow] COMPANION_LLM__MODEL_PATH={svc.settings.llm.model_path} is set "
+                "and wins"
             )
