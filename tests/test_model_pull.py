@@ -88,6 +88,32 @@ def test_a_server_without_range_support_restarts_cleanly(store: ModelStore, gguf
     assert (store.dir / FILE).stat().st_size == len(gguf[0])
 
 
+def test_a_file_changed_between_attempts_is_fetched_whole_not_spliced(
+    store: ModelStore, gguf: tuple[bytes, str]
+) -> None:
+    old = gguf[0][:4_000_000]
+    new = old[:1000] + bytes(b ^ 0xFF for b in old[1000:2000]) + old[2000:]
+    with serving(FileServer(old, etag='"v1"', cut_after=1_000_000)) as changing:
+        with pytest.raises(PullFailed):
+            store.pull(changing.url(FILE))
+        changing.data, changing.etag = new, '"v2"'
+        model = store.pull(changing.url(FILE))
+    assert changing.ranges_asked == [None, "bytes=1000000-"]
+    assert model.sha256 == hashlib.sha256(new).hexdigest()
+    assert (store.dir / FILE).read_bytes() == new
+
+
+def test_a_part_file_left_by_another_url_is_not_resumed(
+    store: ModelStore, server: FileServer, gguf: tuple[bytes, str]
+) -> None:
+    with serving(FileServer(gguf[0][:3_000_000], cut_after=1_000_000)) as other:
+        with pytest.raises(PullFailed):
+            store.pull(other.url(FILE))
+    assert (store.dir / f"{FILE}.part").stat().st_size == 1_000_000
+    model = store.pull(server.url(FILE))
+    assert server.ranges_asked == [None] and model.sha256 == gguf[1]
+
+
 @pytest.mark.parametrize(
     ("head", "message"),
     [

@@ -240,8 +240,14 @@ class ModelStore:
         return model
 
     def _download(self, url: str, part: Path, progress: Progress | None) -> tuple[int, str]:
+        meta = part.with_name(f"{part.name}.json")  # where the part came from, and its version
+        known = _read_json(meta) if part.exists() else {}
+        if part.exists() and known.get("url") != url:  # part of some other download: start over
+            part.unlink()
         offset = part.stat().st_size if part.exists() else 0
         headers = {"Range": f"bytes={offset}-"} if offset else {}
+        if offset and known.get("validator"):
+            headers["If-Range"] = str(known["validator"])  # a changed file comes whole (200), not spliced
         timeout = httpx.Timeout(self.timeout_seconds, connect=min(self.timeout_seconds, 10.0))
         written = offset
         try:
@@ -249,6 +255,7 @@ class ModelStore:
                 with client.stream("GET", url, headers=headers) as response:
                     if response.status_code == 416 and offset:  # the part file is no prefix of this file
                         part.unlink()
+                        meta.unlink(missing_ok=True)
                         return self._download(url, part, progress)
                     if response.status_code not in (200, 206):
                         raise PullFailed(f"{url} answered HTTP {response.status_code}; check the name or URL")
@@ -267,6 +274,8 @@ class ModelStore:
                                 hasher.update(block)
                     else:
                         written = 0
+                        validator = response.headers.get("etag") or response.headers.get("last-modified")
+                        meta.write_text(json.dumps({"url": url, "validator": validator}))
                     with part.open("ab" if resuming else "wb") as out:
                         for chunk in response.iter_bytes():  # as it arrives: nothing held back on a cut
                             if len(head) < HEADER_BYTES:
@@ -283,6 +292,7 @@ class ModelStore:
                     self._check_or_discard(head, url, part)
                     if total is not None and written != total:
                         raise httpx.RemoteProtocolError(f"got {written} of {total} bytes")
+                    meta.unlink(missing_ok=True)
                     return written, hasher.hexdigest()
         except httpx.HTTPError as exc:
             kept = part.stat().st_size if part.exists() else 0
@@ -299,7 +309,16 @@ class ModelStore:
             check_gguf_header(head, what=url)
         except InvalidInput:
             part.unlink(missing_ok=True)
+            part.with_name(f"{part.name}.json").unlink(missing_ok=True)
             raise
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _starts_at(response: httpx.Response, offset: int) -> bool:

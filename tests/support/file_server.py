@@ -18,6 +18,7 @@ class FileServer:
     ranges: bool = True
     cut_after: int | None = None  # the next response stops after this many body bytes, then closes
     status: int = 200
+    etag: str | None = None  # sent as ETag; an If-Range that does not match it gets the whole file
     bytes_sent: int = 0
     ranges_asked: list[str | None] = field(default_factory=list)
     port: int = 0
@@ -42,6 +43,9 @@ def serving(server: FileServer) -> Iterator[FileServer]:
                 return
             start = 0
             match = re.fullmatch(r"bytes=(\d+)-", asked or "") if server.ranges else None
+            if_range = self.headers.get("If-Range")
+            if match and if_range is not None and if_range != server.etag:
+                match = None  # the file changed since the part was fetched: send all of it
             if match:
                 start = int(match.group(1))
                 if start >= len(server.data):
@@ -56,6 +60,8 @@ def serving(server: FileServer) -> Iterator[FileServer]:
                 self.send_response(200)
             if server.ranges:
                 self.send_header("Accept-Ranges", "bytes")
+            if server.etag:
+                self.send_header("ETag", server.etag)
             body = memoryview(server.data)[start:]
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Content-Type", "application/octet-stream")
