@@ -133,7 +133,9 @@ class LazyGrammarSampler:
         C.llama_sampler_apply(self.penalties.sampler, ctypes.byref(view))
         values = penalised["logit"][allowed]
         above = np.sort(values[values > outside])[::-1].astype(np.float64)
-        if above.size == 0 or not self._same_candidates(above, outside):
+        if above.size == 0 or not same_candidates(
+            above, outside, greedy=self.greedy, top_k=self.top_k, top_p=self.top_p, min_p=self.min_p
+        ):
             return None
         array.data = short.ctypes.data_as(C.llama_token_data_p)
         array.size, array.selected, array.sorted = n, -1, False
@@ -142,23 +144,6 @@ class LazyGrammarSampler:
             return None
         self.shortlisted += 1
         return int(array.data[array.selected].id)
-
-    def _same_candidates(self, above: Any, outside: float) -> bool:
-        if self.greedy or above.size >= self.top_k:
-            return True
-        best = float(above[0])
-        weights = np.exp(above - best)
-        extra = (self.top_k - above.size) * math.exp(outside - best)  # most the left-out tokens can add
-        floor = best + math.log(self.min_p) if self.min_p > 0.0 else -math.inf  # min-p drops below it
-        if self.top_p >= 1.0:  # no top-p cut: min-p must drop every left-out token
-            return outside < floor
-        low = np.cumsum(weights) / weights.sum()
-        high = np.cumsum(weights) / (weights.sum() + extra)
-        cut = int(np.argmax(low >= self.top_p))  # the earliest top-p can cut, more mass only cuts later
-        if high[-1] >= self.top_p and cut == int(np.argmax(high >= self.top_p)):
-            return True
-        # top-p may keep more tokens in one case than the other: fine when min-p drops all of them
-        return outside < floor and bool(np.all(above[cut + 1 :] < floor))
 
     def sample(self, ctx: Any, idx: int) -> int:
         self._fill(ctx, idx)
@@ -195,6 +180,29 @@ class LazyGrammarSampler:
         self.chain.close()
         if self.penalties is not None:
             self.penalties.close()
+
+
+def same_candidates(
+    above: Any, outside: float, *, greedy: bool, top_k: int, top_p: float, min_p: float
+) -> bool:
+    """Whether llama.cpp's top-k -> top-p -> min-p keep the same tokens of `above` (penalised logits in
+    descending order, all > `outside`) and none other, whatever up to `top_k` more tokens with logits at
+    or below `outside` are added. Greedy decoding needs only the best one."""
+    if greedy or above.size >= top_k:
+        return True
+    best = float(above[0])
+    weights = np.exp(above - best)
+    extra = (top_k - above.size) * math.exp(outside - best)  # most the left-out tokens can add
+    floor = best + math.log(min_p) if min_p > 0.0 else -math.inf  # min-p drops below it
+    if top_p >= 1.0:  # no top-p cut: min-p must drop every left-out token
+        return outside < floor
+    low = np.cumsum(weights) / weights.sum()
+    high = np.cumsum(weights) / (weights.sum() + extra)
+    cut = int(np.argmax(low >= top_p))  # the earliest top-p can cut, more mass only cuts later
+    if high[-1] >= top_p and cut == int(np.argmax(high >= top_p)):
+        return True
+    # top-p may keep more tokens in one case than the other: fine when min-p drops all of them
+    return outside < floor and bool(np.all(above[cut + 1 :] < floor))
 
 
 class LazyGrammarLlama(Llama):
