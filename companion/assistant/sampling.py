@@ -155,8 +155,7 @@ class LazyGrammarSampler:
             found = self._from_shortlist(self._data["logit"]) if self.shortlist else None
             if found is not None:
                 token = found
-            else:
-                self._fill(ctx, idx)
+            else:  # the shortlist left `_data` as `_fill` set it
                 C.llama_sampler_apply(self.grammar, ctypes.byref(self._array))
                 C.llama_sampler_apply(self.chain.sampler, ctypes.byref(self._array))
                 token = self._selected()
