@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import resource
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +22,7 @@ from companion.assistant.pull import ModelStore, PullFailed
 from companion.cli.main import app
 from companion.container import Services
 from companion.errors import InvalidInput, NotFound
-from tests.support.app import make_settings
+from tests.support.app import REPO, make_settings
 from tests.support.file_server import FileServer, serving
 
 FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -204,6 +208,30 @@ def test_cli_refuses_a_non_gguf_download_without_a_traceback(tmp_path: Path) -> 
         result = runner.invoke(app, ["model", "pull", bad.url("model.gguf")], env=env)
     assert result.exit_code == 1
     assert "not a GGUF file" in result.stderr and "Traceback" not in result.output
+
+
+def test_running_out_of_space_is_a_clear_error_and_keeps_the_part(tmp_path: Path, server: FileServer) -> None:
+    """`pull` in a subprocess allowed to write files of at most 5 MB (RLIMIT_FSIZE): the write that
+    crosses it fails as a full disk would."""
+    limit = 5_000_000
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {**os.environ, "COMPANION_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "companion", "model", "pull", server.url(FILE)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=small_files,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "no space to write" in done.stderr and "Traceback" not in done.stderr
+    part = tmp_path / "data" / "models" / f"{FILE}.part"
+    assert 0 < part.stat().st_size <= limit
+    assert not (tmp_path / "data" / "models" / FILE).exists()
 
 
 @pytest.mark.real_model

@@ -219,10 +219,11 @@ class ModelStore:
         try:
             size, digest = self._download(url, part, progress)
         except OSError as exc:
-            if exc.errno == errno.ENOSPC:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
                 raise PullFailed(
-                    f"disk full while writing {part} ({part.stat().st_size if part.exists() else 0} bytes "
-                    "kept); free some space and run the same pull again to resume"
+                    f"no space to write {part} (disk full, or over a quota or file-size limit; "
+                    f"{part.stat().st_size if part.exists() else 0} bytes kept): free some space and run "
+                    "the same pull again to resume"
                 ) from exc
             raise PullFailed(f"could not write {part}: {exc}") from exc
         os.replace(part, final)
