@@ -54,6 +54,7 @@ def test_pull_writes_the_file_and_records_its_sha256(
     path = store.dir / FILE
     assert model.sha256 == gguf[1] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert model.size == len(gguf[0]) and model.name == "smollm2-135m-instruct.q4_1"
+    assert not model.verified  # this server publishes no sha256
     assert not (store.dir / f"{FILE}.part").exists()
     recorded = json.loads((store.dir / "models.json").read_text())["models"][model.name]
     assert recorded["url"] == server.url(FILE) and recorded["sha256"] == gguf[1]
@@ -90,6 +91,22 @@ def test_a_server_without_range_support_restarts_cleanly(store: ModelStore, gguf
     assert plain.ranges_asked == [None, "bytes=3000000-"]  # asked, got the whole file (200) instead
     assert model.sha256 == gguf[1]
     assert (store.dir / FILE).stat().st_size == len(gguf[0])
+
+
+def test_a_published_sha256_is_checked(store: ModelStore, gguf: tuple[bytes, str]) -> None:
+    data = gguf[0][:3_000_000]
+    right = hashlib.sha256(data).hexdigest()
+    with serving(FileServer(data, linked_etag=right, cut_after=1_000_000)) as honest:
+        with pytest.raises(PullFailed):
+            store.pull(honest.url(FILE))
+        model = store.pull(honest.url(FILE))  # resumed: the sha256 covers both parts
+    assert model.verified and model.sha256 == right
+    wrong = "0" * 64
+    with serving(FileServer(data, linked_etag=wrong)) as lying:
+        with pytest.raises(PullFailed, match="is not the 0000"):
+            store.pull(lying.url("other.gguf"))
+    assert not (store.dir / "other.gguf").exists() and not (store.dir / "other.gguf.part").exists()
+    assert store.get("other") is None
 
 
 def test_a_file_changed_between_attempts_is_fetched_whole_not_spliced(

@@ -53,6 +53,7 @@ class PulledModel:
     sha256: str
     size: int
     pulled_at: str
+    verified: bool = False  # the sha256 matched the one the server published (Hugging Face: X-Linked-Etag)
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ class ModelStore:
                 progress(known.size, known.size)
             return known
         try:
-            size, digest = self._download(url, part, progress)
+            size, digest, verified = self._download(url, part, progress)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
                 raise PullFailed(
@@ -232,6 +233,7 @@ class ModelStore:
             file=file,
             url=url,
             sha256=digest,
+            verified=verified,
             size=size,
             pulled_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
@@ -240,7 +242,7 @@ class ModelStore:
         self._write(data)
         return model
 
-    def _download(self, url: str, part: Path, progress: Progress | None) -> tuple[int, str]:
+    def _download(self, url: str, part: Path, progress: Progress | None) -> tuple[int, str, bool]:
         meta = part.with_name(f"{part.name}.json")  # where the part came from, and its version
         known = _read_json(meta) if part.exists() else {}
         if part.exists() and known.get("url") != url:  # part of some other download: start over
@@ -276,7 +278,8 @@ class ModelStore:
                     else:
                         written = 0
                         validator = response.headers.get("etag") or response.headers.get("last-modified")
-                        meta.write_text(json.dumps({"url": url, "validator": validator}))
+                        known = {"url": url, "validator": validator, "sha256": _published_sha256(response)}
+                        meta.write_text(json.dumps(known))
                     with part.open("ab" if resuming else "wb") as out:
                         for chunk in response.iter_bytes():  # as it arrives: nothing held back on a cut
                             if len(head) < HEADER_BYTES:
@@ -293,8 +296,16 @@ class ModelStore:
                     self._check_or_discard(head, url, part)
                     if total is not None and written != total:
                         raise httpx.RemoteProtocolError(f"got {written} of {total} bytes")
+                    digest = hasher.hexdigest()
                     meta.unlink(missing_ok=True)
-                    return written, hasher.hexdigest()
+                    expected = known.get("sha256") or _published_sha256(response)
+                    if expected and expected != digest:
+                        part.unlink(missing_ok=True)
+                        raise PullFailed(
+                            f"the download's sha256 {digest} is not the {expected} that {url} publishes; "
+                            "the file was removed: run the pull again"
+                        )
+                    return written, digest, bool(expected)
         except httpx.HTTPError as exc:
             kept = part.stat().st_size if part.exists() else 0
             if isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol | httpx.InvalidURL):
@@ -312,6 +323,16 @@ class ModelStore:
             part.unlink(missing_ok=True)
             part.with_name(f"{part.name}.json").unlink(missing_ok=True)
             raise
+
+
+def _published_sha256(response: httpx.Response) -> str | None:
+    """The sha256 a server publishes for the file: Hugging Face sends it as `X-Linked-Etag` on the
+    redirect from /resolve/ (and on the file) for files kept in Git LFS."""
+    for hop in (*response.history, response):
+        tag = hop.headers.get("x-linked-etag", "").strip().strip('"').removeprefix("W/").strip('"').lower()
+        if re.fullmatch(r"[0-9a-f]{64}", tag):
+            return tag
+    return None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -19,6 +19,7 @@ class FileServer:
     cut_after: int | None = None  # the next response stops after this many body bytes, then closes
     status: int = 200
     etag: str | None = None  # sent as ETag; an If-Range that does not match it gets the whole file
+    linked_etag: str | None = None  # sent as X-Linked-Etag, as Hugging Face publishes an LFS file's sha256
     bytes_sent: int = 0
     ranges_asked: list[str | None] = field(default_factory=list)
     port: int = 0
@@ -62,6 +63,8 @@ def serving(server: FileServer) -> Iterator[FileServer]:
                 self.send_header("Accept-Ranges", "bytes")
             if server.etag:
                 self.send_header("ETag", server.etag)
+            if server.linked_etag:
+                self.send_header("X-Linked-Etag", f'"{server.linked_etag}"')
             body = memoryview(server.data)[start:]
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Content-Type", "application/octet-stream")
