@@ -59,7 +59,8 @@ def register(
                 err.print("[yellow]interrupted[/yellow]: the part file is kept; run the same pull to resume")
                 raise typer.Exit(130) from None
         console.print(f"pulled {model.name}: {svc.models.path_of(model)} ({model.size} bytes)")
-        console.print(f"sha256 {model.sha256}")
+        published = " (matches the one the server publishes)" if model.verified else ""
+        console.print(f"sha256 {model.sha256}{published}")
         if use:
             run(lambda: svc.models.use(model.name))
             console.print(f"local mode now uses {model.name}")
