@@ -11,6 +11,7 @@ from functools import cached_property
 from companion.assistant.generation import Generator
 from companion.assistant.llm import ChatModel, build_chat_model
 from companion.assistant.prompts import PromptLibrary
+from companion.assistant.pull import ModelStore, with_chosen_model
 from companion.assistant.service import MentoringService
 from companion.errors import InvalidInput
 from companion.evaluation.runner import EvaluationService
@@ -77,7 +78,11 @@ class Services:
 
     @cached_property
     def llm(self) -> ChatModel:
-        return build_chat_model(self.settings.llm)
+        return build_chat_model(with_chosen_model(self.settings.llm, models_dir=self.settings.models_dir))
+
+    @cached_property
+    def models(self) -> ModelStore:
+        return ModelStore(models_dir=self.settings.models_dir)
 
     @cached_property
     def prompts(self) -> PromptLibrary:

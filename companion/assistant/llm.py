@@ -111,8 +111,11 @@ class LocalChatModel:
                 raise BackendUnavailable(f"GGUF model file not found: {self.path}")
             from llama_cpp import Llama
 
+            from companion.assistant.sampling import LazyGrammarLlama
+
+            cls = LazyGrammarLlama if self.settings.grammar_sampling == "lazy" else Llama
             try:
-                self._llama = Llama(
+                self._llama = cls(
                     model_path=str(self.path),
                     n_ctx=self.settings.context_size,
                     n_threads=self.settings.threads or os.cpu_count() or 2,
