@@ -30,6 +30,15 @@ class EmbeddingSettings(BaseModel):
     threads: int | None = Field(
         None, ge=1, description="Torch CPU threads for the model; unset leaves torch's default."
     )
+    runtime: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="`onnx`: the model runs in ONNX Runtime, exported from the packaged model into the data "
+        "dir on first use (by a short-lived subprocess, so `serve` never loads torch); `torch`: "
+        "sentence-transformers on torch.",
+    )
+    query_cache_size: int = Field(
+        1024, ge=0, le=1_000_000, description="Recent query vectors kept in memory (0: no cache)."
+    )
 
 
 class StoreSettings(BaseModel):
@@ -51,12 +60,35 @@ class StoreSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     k: int = Field(5, ge=1, le=50, description="Chunks returned by default.")
     candidates: int = Field(
-        30, ge=1, le=500, description="Candidates taken from each ranking (dense and keyword) before fusion."
+        30,
+        ge=1,
+        le=500,
+        description="Candidates taken from the dense ranking (and, for `rrf`, from the keyword ranking).",
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: score = sum 1/(rrf_k + rank).")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
     keyword_weight: float = Field(
         1.0, ge=0, description="Weight of the keyword (BM25) ranking in the fusion."
+    )
+    ranking: Literal["boost", "rrf", "dense"] = Field(
+        "boost",
+        description="`boost`: dense similarity plus a bounded keyword boost (chosen by measurement, see "
+        "docs/knowledge.md); `rrf`: reciprocal-rank fusion of the dense and keyword rankings with "
+        "`dense_weight`/`keyword_weight`; `dense`: the dense ranking alone.",
+    )
+    keyword_boost: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="`boost` ranking: most a keyword match adds to a chunk's cosine similarity (the best "
+        "keyword score among the candidates gets all of it, others their share).",
+    )
+    keyword_candidates: int = Field(
+        10,
+        ge=0,
+        le=500,
+        description="`boost` ranking: chunks taken from the keyword ranking alone, besides the dense "
+        "candidates (so an exact rare term the embedding misses can still be found).",
     )
     duplicate_threshold: float = Field(
         0.8,

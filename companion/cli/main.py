@@ -196,6 +196,9 @@ def serve(
                 f"\n    web sign-in password: {password}\n    API token:            {token}\n"
                 "\nChange the password with `companion users passwd admin`."
             )
+        synced = services.knowledge.sync_catalogue()
+        if synced:
+            err.print(f"Chunk catalogue was empty: copied {synced} chunks from the vector store")
         if (
             settings.seed_sample_knowledge
             and services.store.count() == 0

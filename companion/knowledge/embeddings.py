@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,30 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 
 class TextEmbedder(Embeddings):
-    """Base: subclasses implement `encode`."""
+    """Base: subclasses implement `encode`. `embed_vector` embeds one query, through a cache of recent
+    query vectors (`cache_size` of them; 0 turns it off)."""
 
     name: str
     dimensions: int
+    cache_size: int = 0
+
+    def embed_vector(self, text: str) -> np.ndarray:
+        if self.cache_size <= 0:
+            return self.encode([text])[0]
+        cache = self.__dict__.setdefault("_query_cache", OrderedDict())
+        lock = self.__dict__.setdefault("_query_cache_lock", threading.Lock())
+        with lock:
+            vector = cache.get(text)
+            if vector is not None:
+                cache.move_to_end(text)
+                return vector
+        vector = self.encode([text])[0]
+        vector.setflags(write=False)  # shared by every caller of the same query
+        with lock:
+            cache[text] = vector
+            while len(cache) > self.cache_size:
+                cache.popitem(last=False)
+        return vector
 
     def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
         raise NotImplementedError
@@ -102,8 +124,12 @@ class SentenceTransformerEmbedder(TextEmbedder):
 
 
 def build_embedder(settings: EmbeddingSettings) -> TextEmbedder:
+    embedder: TextEmbedder
     if settings.mode == "fake":
-        return FakeEmbedder(settings.fake_dimensions)
-    return SentenceTransformerEmbedder(
-        settings.model_path, batch_size=settings.batch_size, threads=settings.threads
-    )
+        embedder = FakeEmbedder(settings.fake_dimensions)
+    else:
+        embedder = SentenceTransformerEmbedder(
+            settings.model_path, batch_size=settings.batch_size, threads=settings.threads
+        )
+    embedder.cache_size = settings.query_cache_size
+    return embedder

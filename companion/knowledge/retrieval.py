@@ -1,18 +1,25 @@
-"""Hybrid retrieval: dense similarity and BM25 fused by reciprocal rank, then near duplicates dropped."""
+"""Retrieval: dense similarity first, keyword evidence as a bounded boost, then near duplicates dropped.
+
+Ranking modes (`retrieval.ranking`), chosen by measurement (`python -m benchmarks.retrieval_quality`):
+- `boost` (default): score = cosine similarity + keyword_boost x (the chunk's keyword score / the best
+  keyword score among the candidates). The candidates are the dense top `candidates` plus the keyword top
+  `keyword_candidates`; a chunk found only by keywords is given the lowest dense similarity of the dense
+  list (an upper bound of its own). Keywords can reorder close dense scores and lift an exact rare term,
+  but never add more than `keyword_boost` to a chunk.
+- `rrf`: reciprocal-rank fusion of the dense and keyword rankings with their weights (the old default).
+- `dense`: the dense ranking alone.
+Keyword search runs in the database (`companion.knowledge.keyword`); dense search in Chroma.
+"""
 
 from __future__ import annotations
 
 import re
-import threading
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from companion.errors import InvalidInput
 from companion.knowledge.embeddings import TextEmbedder
-from companion.knowledge.keyword import KeywordIndex
+from companion.knowledge.keyword import KeywordSearch
 from companion.knowledge.store import StoredChunk, VectorStore
 from companion.schemas import RetrievedChunk
 from companion.settings import RetrievalSettings
@@ -22,12 +29,21 @@ _WORDS = re.compile(r"\w+")
 
 
 @dataclass
-class _IndexState:
-    index: KeywordIndex
-    chunks: list[StoredChunk]
-    version: int
-    count: int
-    checked_at: float
+class Candidates:
+    """What ranking works from: the dense list (best first, with similarities), the keyword top list over
+    the whole corpus, and the keyword scores of the dense candidates."""
+
+    dense: list[StoredChunk]
+    keyword: list[tuple[StoredChunk, float]]
+    keyword_scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scored:
+    chunk: StoredChunk
+    score: float
+    similarity: float | None
+    keyword: float | None
 
 
 class Retriever:
@@ -36,15 +52,13 @@ class Retriever:
         *,
         embedder: TextEmbedder,
         store: VectorStore,
+        keyword: KeywordSearch,
         settings: RetrievalSettings,
-        refresh_seconds: float = 5.0,
     ) -> None:
         self.embedder = embedder
         self.store = store
+        self.keyword = keyword
         self.settings = settings
-        self.refresh_seconds = refresh_seconds
-        self._state: _IndexState | None = None
-        self._lock = threading.Lock()
 
     def retrieve(
         self, *, query: str, k: int | None = None, filters: dict[str, Any] | None = None
@@ -53,73 +67,92 @@ class Retriever:
         if not query:
             raise InvalidInput("query is empty: ask something, e.g. 'how do I set SMART goals?'")
         k = k or self.settings.k
+        found = self.candidates(query, max(self.settings.candidates, k), filters)
+        ranked = rank(found, self.settings)
+        return [_to_result(s) for s in drop_duplicates(ranked, k, self.settings.duplicate_threshold)]
+
+    def candidates(
+        self, query: str, n: int, filters: dict[str, Any] | None = None, *, keyword_n: int | None = None
+    ) -> Candidates:
+        """The dense top `n` and the keyword evidence the ranking needs (see the module docstring)."""
         where, allowed = _parse_filters(filters)
-        n = max(self.settings.candidates, k)
-        vector = self.embedder.encode([query])[0]
-        dense = self.store.query(vector, n, where)
-        state = self._keyword_state()
-        mask = None
-        if allowed:
-            mask = np.array([_matches(c.metadata, allowed) for c in state.chunks], dtype=bool)
-        keyword = [(state.chunks[row], score) for row, score in state.index.search(query, n, mask)]
-
-        fused: dict[str, float] = {}
-        by_id: dict[str, StoredChunk] = {}
-        similarity: dict[str, float] = {}
-        keyword_score: dict[str, float] = {}
-        for rank, chunk in enumerate(dense, start=1):
-            fused[chunk.id] = fused.get(chunk.id, 0.0) + self.settings.dense_weight / (
-                self.settings.rrf_k + rank
-            )
-            by_id[chunk.id] = chunk
-            similarity[chunk.id] = chunk.similarity or 0.0
-        for rank, (chunk, score) in enumerate(keyword, start=1):
-            fused[chunk.id] = fused.get(chunk.id, 0.0) + self.settings.keyword_weight / (
-                self.settings.rrf_k + rank
-            )
-            by_id.setdefault(chunk.id, chunk)
-            keyword_score[chunk.id] = score
-
-        ranked = sorted(fused, key=lambda cid: (-fused[cid], cid))
-        kept: list[RetrievedChunk] = []
-        kept_shingles: list[set[tuple[str, ...]]] = []
-        for cid in ranked:
-            chunk = by_id[cid]
-            shingles = _shingles(chunk.text)
-            if any(_jaccard(shingles, other) > self.settings.duplicate_threshold for other in kept_shingles):
-                continue
-            kept.append(_to_result(chunk, fused[cid], similarity.get(cid), keyword_score.get(cid)))
-            kept_shingles.append(shingles)
-            if len(kept) == k:
-                break
-        return kept
-
-    def _keyword_state(self) -> _IndexState:
-        with self._lock:
-            state = self._state
-            now = time.monotonic()
-            if state is not None and state.version == self.store.version:
-                if now - state.checked_at < self.refresh_seconds:
-                    return state
-                count = self.store.count()  # someone else may have written to a shared server
-                if count == state.count:
-                    state.checked_at = now
-                    return state
-            version = self.store.version
-            chunks = list(self.store.iter_all())
-            index = KeywordIndex([c.id for c in chunks], (_indexed_text(c) for c in chunks))
-            self._state = _IndexState(index, chunks, version, len(chunks), now)
-            return self._state
+        settings = self.settings
+        dense: list[StoredChunk] = []
+        if settings.ranking == "rrf" and settings.dense_weight == 0:
+            pass  # keyword only: skip embedding the query and the vector search
+        else:
+            dense = self.store.query(self.embedder.embed_vector(query), n, where)
+        if settings.ranking == "dense" or (settings.ranking == "rrf" and settings.keyword_weight == 0):
+            return Candidates(dense=dense, keyword=[])
+        if keyword_n is None:
+            keyword_n = n if settings.ranking == "rrf" else settings.keyword_candidates
+        hits = self.keyword.search(query, keyword_n, filters=allowed)
+        scores = {h.chunk.id: h.score for h in hits}
+        missing = [c.id for c in dense if c.id not in scores]
+        if missing and settings.ranking != "rrf":
+            for hit in self.keyword.search(query, len(missing), filters=allowed, within=missing):
+                scores[hit.chunk.id] = hit.score
+        return Candidates(dense=dense, keyword=[(h.chunk, h.score) for h in hits], keyword_scores=scores)
 
 
-def _indexed_text(chunk: StoredChunk) -> str:
-    meta = chunk.metadata
-    return f"{meta.get('title', '')} {meta.get('heading', '')}\n{chunk.text}"
+def rank(found: Candidates, settings: RetrievalSettings) -> list[Scored]:
+    """Order the candidates by the configured ranking (best first, ties by id)."""
+    if settings.ranking == "rrf":
+        return _rrf(found, settings)
+    similarity = {c.id: c.similarity or 0.0 for c in found.dense}
+    by_id: dict[str, StoredChunk] = {c.id: c for c in found.dense}
+    if settings.ranking == "dense":
+        scored = [Scored(c, similarity[c.id], similarity[c.id], None) for c in found.dense]
+        return sorted(scored, key=lambda s: (-s.score, s.chunk.id))
+    keyword = dict(found.keyword_scores)
+    for chunk, score in found.keyword:
+        by_id.setdefault(chunk.id, chunk)
+        keyword.setdefault(chunk.id, score)
+    floor = min(similarity.values(), default=0.0)
+    best = max(keyword.values(), default=0.0)
+    scored = []
+    for cid, chunk in by_id.items():
+        sim = similarity.get(cid)
+        kw = keyword.get(cid)
+        boost = settings.keyword_boost * (kw / best) if kw and best > 0 else 0.0
+        scored.append(Scored(chunk, (floor if sim is None else sim) + boost, sim, kw))
+    return sorted(scored, key=lambda s: (-s.score, s.chunk.id))
 
 
-def _to_result(
-    chunk: StoredChunk, score: float, similarity: float | None, keyword: float | None
-) -> RetrievedChunk:
+def _rrf(found: Candidates, settings: RetrievalSettings) -> list[Scored]:
+    fused: dict[str, float] = {}
+    by_id: dict[str, StoredChunk] = {}
+    similarity: dict[str, float] = {}
+    keyword_score: dict[str, float] = {}
+    for rank_, chunk in enumerate(found.dense, start=1):
+        fused[chunk.id] = fused.get(chunk.id, 0.0) + settings.dense_weight / (settings.rrf_k + rank_)
+        by_id[chunk.id] = chunk
+        similarity[chunk.id] = chunk.similarity or 0.0
+    for rank_, (chunk, score) in enumerate(found.keyword, start=1):
+        fused[chunk.id] = fused.get(chunk.id, 0.0) + settings.keyword_weight / (settings.rrf_k + rank_)
+        by_id.setdefault(chunk.id, chunk)
+        keyword_score[chunk.id] = score
+    ranked = sorted(fused, key=lambda cid: (-fused[cid], cid))
+    return [Scored(by_id[c], fused[c], similarity.get(c), keyword_score.get(c)) for c in ranked]
+
+
+def drop_duplicates(ranked: list[Scored], k: int, threshold: float) -> list[Scored]:
+    """The first `k`, skipping any chunk whose word trigrams overlap a kept one's above `threshold`."""
+    kept: list[Scored] = []
+    kept_shingles: list[set[tuple[str, ...]]] = []
+    for item in ranked:
+        shingles = _shingles(item.chunk.text)
+        if any(_jaccard(shingles, other) > threshold for other in kept_shingles):
+            continue
+        kept.append(item)
+        kept_shingles.append(shingles)
+        if len(kept) == k:
+            break
+    return kept
+
+
+def _to_result(item: Scored) -> RetrievedChunk:
+    chunk, score, similarity, keyword = item.chunk, item.score, item.similarity, item.keyword
     meta = chunk.metadata
     heading = str(meta.get("heading", ""))
     source = str(meta.get("source", ""))
@@ -152,10 +185,6 @@ def _parse_filters(filters: dict[str, Any] | None) -> tuple[dict[str, Any] | Non
     clauses = [{key: {"$in": sorted(values)}} for key, values in allowed.items()]
     where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
     return where, allowed
-
-
-def _matches(metadata: dict[str, Any], allowed: dict[str, set[str]]) -> bool:
-    return all(str(metadata.get(key, "")) in values for key, values in allowed.items())
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
