@@ -76,24 +76,32 @@ class RetrievalSettings(BaseModel):
     keyword_weight: float = Field(
         1.0, ge=0, description="Weight of the keyword (BM25) ranking in the fusion."
     )
-    ranking: Literal["boost", "rrf", "dense"] = Field(
-        "boost",
-        description="`boost`: dense similarity plus a bounded keyword boost (chosen by measurement, see "
-        "docs/knowledge.md); `rrf`: reciprocal-rank fusion of the dense and keyword rankings with "
-        "`dense_weight`/`keyword_weight`; `dense`: the dense ranking alone.",
+    ranking: Literal["rerank", "rrf", "dense"] = Field(
+        "rerank",
+        description="`rerank`: dense candidates reranked by their best-matching sentence, plus a bounded "
+        "keyword boost (chosen by measurement, see docs/knowledge.md); `rrf`: reciprocal-rank fusion of "
+        "the dense and keyword rankings with `dense_weight`/`keyword_weight`; `dense`: the dense ranking "
+        "alone.",
     )
-    keyword_boost: float = Field(
-        0.1,
+    sentence_weight: float = Field(
+        0.7,
         ge=0,
         le=1,
-        description="`boost` ranking: most a keyword match adds to a chunk's cosine similarity (the best "
-        "keyword score among the candidates gets all of it, others their share).",
+        description="`rerank` ranking: share of a chunk's score that is the query's similarity with its "
+        "best-matching sentence or heading (the rest is the whole chunk's similarity).",
+    )
+    keyword_boost: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="`rerank` ranking: most a keyword match adds to a chunk's score (the best keyword score "
+        "among the candidates gets all of it, others their share).",
     )
     keyword_candidates: int = Field(
         10,
         ge=0,
         le=500,
-        description="`boost` ranking: chunks taken from the keyword ranking alone, besides the dense "
+        description="`rerank` ranking: chunks taken from the keyword ranking alone, besides the dense "
         "candidates (so an exact rare term the embedding misses can still be found).",
     )
     duplicate_threshold: float = Field(

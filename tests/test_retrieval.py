@@ -10,8 +10,10 @@ from sqlalchemy import text
 
 from companion.container import Services
 from companion.errors import InvalidInput
+from companion.knowledge.embeddings import FakeEmbedder
 from companion.knowledge.keyword import query_terms, tokenize
 from companion.knowledge.retrieval import Candidates, Retriever, rank
+from companion.knowledge.sentences import best_similarity, encode_sentences, sentences
 from companion.knowledge.store import StoredChunk
 from companion.settings import RetrievalSettings, Settings
 from tests.support.app import REPO, make_settings
@@ -33,18 +35,44 @@ def test_boost_ranking_is_dense_first_with_a_bounded_keyword_boost() -> None:
         keyword=[(_chunk("b"), 10.0), (_chunk("z"), 8.0)],
         keyword_scores={"b": 10.0, "c": 5.0},
     )
-    ranked = rank(found, RetrievalSettings(ranking="boost", keyword_boost=0.1))
+    ranked = rank(found, RetrievalSettings(ranking="rerank", keyword_boost=0.1))
     # b: 0.75 + 0.1; a: 0.80; z (keyword only) gets the lowest dense similarity 0.50 + 0.08; c: 0.50 + 0.05
     assert [(s.chunk.id, round(s.score, 4)) for s in ranked] == [
         ("b", 0.85), ("a", 0.8), ("z", 0.58), ("c", 0.55)
     ]  # fmt: skip
     assert ranked[2].similarity is None and ranked[2].keyword == 8.0
-    small = rank(found, RetrievalSettings(ranking="boost", keyword_boost=0.02))
+    small = rank(found, RetrievalSettings(ranking="rerank", keyword_boost=0.02))
     assert [s.chunk.id for s in small][:2] == ["a", "b"], "a small boost cannot overturn a clear dense lead"
     dense = rank(found, RetrievalSettings(ranking="dense"))
     assert [s.chunk.id for s in dense] == ["a", "b", "c"]
     rrf = rank(found, RetrievalSettings(ranking="rrf", rrf_k=60))
     assert [s.chunk.id for s in rrf][0] == "b", "in both rankings"
+
+
+def test_rerank_by_the_best_matching_sentence() -> None:
+    found = Candidates(
+        dense=[_chunk("topic", 0.70), _chunk("answer", 0.60)],
+        keyword=[],
+        sentence={"topic": 0.55, "answer": 0.90},  # "answer" has one sentence that says it
+    )
+    settings = RetrievalSettings(ranking="rerank", sentence_weight=0.5, keyword_boost=0.0)
+    ranked = rank(found, settings)
+    assert [(s.chunk.id, round(s.score, 4)) for s in ranked] == [("answer", 0.75), ("topic", 0.625)]
+    assert ranked[0].similarity == 0.60, "the result still reports the chunk's own dense similarity"
+    no_rerank = rank(found, settings.model_copy(update={"sentence_weight": 0.0}))
+    assert [s.chunk.id for s in no_rerank] == ["topic", "answer"]
+
+
+def test_sentences_drop_markup_and_end_with_the_heading() -> None:
+    text = "## Setting goals\n\n- Write the goal down. Agree a date!\n1. Review it monthly?\nok"
+    assert sentences(text, "Goals > SMART goals") == [
+        "Setting goals", "Write the goal down.", "Agree a date!", "Review it monthly?", "SMART goals"
+    ]  # fmt: skip
+    blob = encode_sentences(FakeEmbedder(16), [(text, "Goals > SMART goals")], 8)[0]
+    assert len(blob) == 5 * 16 * 2, "float16 rows"
+    query = FakeEmbedder(16).encode(["Agree a date!"])[0]
+    assert best_similarity(blob, query) == pytest.approx(1.0, abs=1e-3)
+    assert best_similarity(None, query) is None
 
 
 GUIDES = {

@@ -28,6 +28,7 @@ from companion.knowledge.chunking import Chunk, chunk_document
 from companion.knowledge.embeddings import TextEmbedder
 from companion.knowledge.guides import GuideSection, section_of
 from companion.knowledge.loaders import SUPPORTED_SUFFIXES, UnreadableFile, check_content, load_bytes
+from companion.knowledge.sentences import encode_sentences
 from companion.knowledge.store import Metadata, VectorStore
 from companion.schemas import DocumentOut, FileFailure, IngestReport
 from companion.storage.db import Database, Document, utcnow
@@ -246,6 +247,9 @@ class KnowledgeService:
     def _flush(self, plans: list[_Plan], report: IngestReport, progress: Progress | None) -> None:
         texts = [c.indexed_text() for plan in plans for c in plan.new_chunks]
         vectors = self.embedder.encode(texts, batch_size=self.batch_size) if texts else None
+        rows = [c for plan in plans for c in plan.uncatalogued]
+        blobs = encode_sentences(self.embedder, [(c.text, c.heading_path) for c in rows], self.batch_size)
+        sentence_vectors = {c.id: blob for c, blob in zip(rows, blobs, strict=True)}
         offset = 0
         for plan in plans:
             n = len(plan.new_chunks)
@@ -263,7 +267,7 @@ class KnowledgeService:
                 plan.content_hash,
                 len(plan.chunks),
                 plan.size,
-                add=[_catalogue_row(c) for c in plan.uncatalogued],
+                add=[_catalogue_row(c, sentence_vectors[c.id]) for c in plan.uncatalogued],
                 remove=plan.stale_ids,
             )
             self.store.delete_ids(plan.store_stale)
@@ -355,17 +359,28 @@ class KnowledgeService:
         with self._lock, self.db.session() as session:
             if keyword.count(session):
                 return 0
-            rows = [keyword.catalogue_row(c.id, c.text, c.metadata) for c in self.store.iter_all()]
-            keyword.add_rows(session, rows)
-            return len(rows)
+            chunks = list(self.store.iter_all())
+            for i in range(0, len(chunks), self.flush_chunks):
+                batch = chunks[i : i + self.flush_chunks]
+                blobs = encode_sentences(
+                    self.embedder,
+                    [(c.text, str(c.metadata.get("heading", ""))) for c in batch],
+                    self.batch_size,
+                )
+                rows = [
+                    keyword.catalogue_row(c.id, c.text, c.metadata, blob)
+                    for c, blob in zip(batch, blobs, strict=True)
+                ]
+                keyword.add_rows(session, rows)
+            return len(chunks)
 
 
 def _reader(path: Path) -> Callable[[], bytes]:
     return path.read_bytes
 
 
-def _catalogue_row(chunk: Chunk) -> dict[str, object]:
-    return keyword.catalogue_row(chunk.id, chunk.text, dict(_metadata(chunk)))
+def _catalogue_row(chunk: Chunk, sentence_vectors: bytes) -> dict[str, object]:
+    return keyword.catalogue_row(chunk.id, chunk.text, _metadata(chunk), sentence_vectors)
 
 
 def _metadata(chunk: Chunk) -> Metadata:

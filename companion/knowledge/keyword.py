@@ -73,9 +73,12 @@ class KeywordHit:
 # ---- the catalogue ------------------------------------------------------------------------------------
 
 
-def catalogue_row(chunk_id: str, text_: str, metadata: Mapping[str, object]) -> dict[str, object]:
-    """One `knowledge_chunks` row from a stored chunk's id, text and store metadata."""
+def catalogue_row(
+    chunk_id: str, text_: str, metadata: Mapping[str, object], sentence_vectors: bytes | None = None
+) -> dict[str, object]:
+    """One `knowledge_chunks` row from a stored chunk's id, text, store metadata and sentence vectors."""
     return {
+        "sentence_vectors": sentence_vectors,
         "chunk_id": chunk_id,
         "source": str(metadata.get("source", "")),
         "title": str(metadata.get("title", "")),
@@ -105,6 +108,19 @@ def delete_source(session: Session, source: str) -> int:
 
 def ids_for_source(session: Session, source: str) -> set[str]:
     return set(session.scalars(select(KnowledgeChunk.chunk_id).where(KnowledgeChunk.source == source)))
+
+
+def sentence_vectors(db: Database, chunk_ids: Sequence[str]) -> dict[str, bytes]:
+    """The stored sentence vectors (float16 bytes) of these chunks; chunks without any are left out."""
+    if not chunk_ids:
+        return {}
+    with db.session() as session:
+        rows = session.execute(
+            select(KnowledgeChunk.chunk_id, KnowledgeChunk.sentence_vectors).where(
+                KnowledgeChunk.chunk_id.in_(list(chunk_ids))
+            )
+        ).all()
+    return {cid: blob for cid, blob in rows if blob}
 
 
 def count(session: Session) -> int:

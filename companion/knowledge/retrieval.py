@@ -1,11 +1,15 @@
-"""Retrieval: dense similarity first, keyword evidence as a bounded boost, then near duplicates dropped.
+"""Retrieval: dense similarity first, a sentence-level rerank, keyword evidence as a bounded boost, then
+near duplicates dropped.
 
 Ranking modes (`retrieval.ranking`), chosen by measurement (`python -m benchmarks.retrieval_quality`):
-- `boost` (default): score = cosine similarity + keyword_boost x (the chunk's keyword score / the best
-  keyword score among the candidates). The candidates are the dense top `candidates` plus the keyword top
-  `keyword_candidates`; a chunk found only by keywords is given the lowest dense similarity of the dense
-  list (an upper bound of its own). Keywords can reorder close dense scores and lift an exact rare term,
-  but never add more than `keyword_boost` to a chunk.
+- `rerank` (default): the candidates are the dense top `candidates` plus the keyword top
+  `keyword_candidates`; each scores
+      (1 - sentence_weight) x chunk similarity + sentence_weight x best sentence similarity
+      + keyword_boost x (its keyword score / the best keyword score among the candidates)
+  where the best sentence similarity is the query's cosine with the best-matching of the chunk's sentences
+  and heading (vectors made at ingest by the same model, stored in the catalogue). A chunk found only by
+  keywords is given the lowest chunk similarity of the dense list (an upper bound of its own). Keywords
+  never add more than `keyword_boost`.
 - `rrf`: reciprocal-rank fusion of the dense and keyword rankings with their weights (the old default).
 - `dense`: the dense ranking alone.
 Keyword search runs in the database (`companion.knowledge.keyword`); dense search in Chroma.
@@ -19,7 +23,8 @@ from typing import Any
 
 from companion.errors import InvalidInput
 from companion.knowledge.embeddings import TextEmbedder
-from companion.knowledge.keyword import KeywordSearch
+from companion.knowledge.keyword import KeywordSearch, sentence_vectors
+from companion.knowledge.sentences import best_similarity
 from companion.knowledge.store import StoredChunk, VectorStore
 from companion.schemas import RetrievedChunk
 from companion.settings import RetrievalSettings
@@ -31,11 +36,13 @@ _WORDS = re.compile(r"\w+")
 @dataclass
 class Candidates:
     """What ranking works from: the dense list (best first, with similarities), the keyword top list over
-    the whole corpus, and the keyword scores of the dense candidates."""
+    the whole corpus, the keyword scores of the dense candidates and every candidate's best sentence
+    similarity."""
 
     dense: list[StoredChunk]
     keyword: list[tuple[StoredChunk, float]]
     keyword_scores: dict[str, float] = field(default_factory=dict)
+    sentence: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,12 @@ class Retriever:
         where, allowed = _parse_filters(filters)
         settings = self.settings
         dense: list[StoredChunk] = []
+        vector = None
         if settings.ranking == "rrf" and settings.dense_weight == 0:
             pass  # keyword only: skip embedding the query and the vector search
         else:
-            dense = self.store.query(self.embedder.embed_vector(query), n, where)
+            vector = self.embedder.embed_vector(query)
+            dense = self.store.query(vector, n, where)
         if settings.ranking == "dense" or (settings.ranking == "rrf" and settings.keyword_weight == 0):
             return Candidates(dense=dense, keyword=[])
         if keyword_n is None:
@@ -92,7 +101,14 @@ class Retriever:
         if missing and settings.ranking != "rrf":
             for hit in self.keyword.search(query, len(missing), filters=allowed, within=missing):
                 scores[hit.chunk.id] = hit.score
-        return Candidates(dense=dense, keyword=[(h.chunk, h.score) for h in hits], keyword_scores=scores)
+        found = Candidates(dense=dense, keyword=[(h.chunk, h.score) for h in hits], keyword_scores=scores)
+        if settings.ranking == "rerank" and settings.sentence_weight > 0 and vector is not None:
+            ids = list(dict.fromkeys([*(c.id for c in dense), *(h.chunk.id for h in hits)]))
+            for cid, blob in sentence_vectors(self.keyword.db, ids).items():
+                similarity = best_similarity(blob, vector)
+                if similarity is not None:
+                    found.sentence[cid] = similarity
+        return found
 
 
 def rank(found: Candidates, settings: RetrievalSettings) -> list[Scored]:
@@ -110,12 +126,15 @@ def rank(found: Candidates, settings: RetrievalSettings) -> list[Scored]:
         keyword.setdefault(chunk.id, score)
     floor = min(similarity.values(), default=0.0)
     best = max(keyword.values(), default=0.0)
+    weight = settings.sentence_weight
     scored = []
     for cid, chunk in by_id.items():
         sim = similarity.get(cid)
         kw = keyword.get(cid)
+        base = floor if sim is None else sim
+        sentence = found.sentence.get(cid, base)
         boost = settings.keyword_boost * (kw / best) if kw and best > 0 else 0.0
-        scored.append(Scored(chunk, (floor if sim is None else sim) + boost, sim, kw))
+        scored.append(Scored(chunk, (1 - weight) * base + weight * sentence + boost, sim, kw))
     return sorted(scored, key=lambda s: (-s.score, s.chunk.id))
 
 

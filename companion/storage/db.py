@@ -129,6 +129,7 @@ class KnowledgeChunk(Base):
     body: Mapped[str] = mapped_column(Text)
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
+    sentence_vectors: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 # Schema objects the full-text search of each database engine owns, made by raw DDL in migration 0003:

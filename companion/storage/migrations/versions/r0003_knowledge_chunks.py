@@ -1,4 +1,5 @@
-"""The chunk catalogue `knowledge_chunks` and the database's own full-text index over it.
+"""The chunk catalogue `knowledge_chunks` (text, citation fields, sentence vectors for the rerank) and the
+database's own full-text index over it.
 
 SQLite: an external-content FTS5 table (`porter` stemming) kept in step by triggers, so every write to
 the catalogue updates the index in the same transaction. PostgreSQL: a generated tsvector column
@@ -48,6 +49,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("start", sa.Integer(), nullable=False),
         sa.Column("end", sa.Integer(), nullable=False),
+        sa.Column("sentence_vectors", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_knowledge_chunks_chunk_id", "knowledge_chunks", ["chunk_id"], unique=True)
