@@ -206,6 +206,7 @@ def serve(
         ):
             err.print(f"Index is empty: ingesting the sample guides from {settings.sample_knowledge_dir}")
             _print_report(_ingest(services, [settings.sample_knowledge_dir]))
+        services.retriever.warm_up()  # model, vector index and full-text pages loaded before the first query
 
     _run(prepare)
     bind_host, bind_port = host or settings.host, port or settings.port

@@ -139,6 +139,10 @@ class KeywordSearch:
         if self.dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"keyword search supports SQLite and PostgreSQL, not {self.dialect}")
 
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, bytes]:
+        """The stored sentence vectors (float16 bytes) of these chunks (see `sentence_vectors`)."""
+        return sentence_vectors(self.db, chunk_ids)
+
     def search(
         self,
         query: str,

@@ -18,12 +18,13 @@ Keyword search runs in the database (`companion.knowledge.keyword`); dense searc
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from companion.errors import InvalidInput
+from companion.errors import CompanionError, InvalidInput
 from companion.knowledge.embeddings import TextEmbedder
-from companion.knowledge.keyword import KeywordSearch, sentence_vectors
+from companion.knowledge.keyword import KeywordSearch
 from companion.knowledge.sentences import best_similarity
 from companion.knowledge.store import StoredChunk, VectorStore
 from companion.schemas import RetrievedChunk
@@ -78,6 +79,17 @@ class Retriever:
         ranked = rank(found, self.settings)
         return [_to_result(s) for s in drop_duplicates(ranked, k, self.settings.duplicate_threshold)]
 
+    def warm_up(self) -> float:
+        """Load the model, the vector index and the full-text index before the first request, so that
+        it is served as fast as any other. Returns the seconds taken; a backend that is down is left for
+        the request to report."""
+        started = time.perf_counter()
+        try:
+            self.retrieve(query="how do I agree goals with my mentee?")
+        except CompanionError:
+            pass
+        return time.perf_counter() - started
+
     def candidates(
         self, query: str, n: int, filters: dict[str, Any] | None = None, *, keyword_n: int | None = None
     ) -> Candidates:
@@ -104,7 +116,7 @@ class Retriever:
         found = Candidates(dense=dense, keyword=[(h.chunk, h.score) for h in hits], keyword_scores=scores)
         if settings.ranking == "rerank" and settings.sentence_weight > 0 and vector is not None:
             ids = list(dict.fromkeys([*(c.id for c in dense), *(h.chunk.id for h in hits)]))
-            for cid, blob in sentence_vectors(self.keyword.db, ids).items():
+            for cid, blob in self.keyword.sentence_vectors(ids).items():
                 similarity = best_similarity(blob, vector)
                 if similarity is not None:
                     found.sentence[cid] = similarity
