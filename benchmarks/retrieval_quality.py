@@ -42,6 +42,7 @@ SENTENCE_WEIGHTS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
 BOOSTS = (0.0, 0.02, 0.05, 0.1)
 KEYWORD_CANDIDATES = (0, 10)
 CANDIDATES = (30,)
+MAX_PER_SOURCE = (0, 1, 2)
 WIDE = 50
 
 
@@ -120,8 +121,10 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 "keyword_boost": b,
                 "keyword_candidates": n,
                 "candidates": c,
+                "max_per_source": m,
             }
         )
+        for m in MAX_PER_SOURCE
         for w in SENTENCE_WEIGHTS
         for b in BOOSTS
         for n in KEYWORD_CANDIDATES
@@ -141,6 +144,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 "keyword_boost": best.keyword_boost,
                 "keyword_candidates": best.keyword_candidates,
                 "candidates": best.candidates,
+                "max_per_source": best.max_per_source,
             }
         )
         for i in fold:
@@ -151,9 +155,8 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             args.corpus, cases, services.embedder, k
         )
     grid_scores = {
-        f"sw {s.sentence_weight} kb {s.keyword_boost} kc {s.keyword_candidates} c {s.candidates}": score(
-            s, everyone
-        )
+        f"sw {s.sentence_weight} kb {s.keyword_boost} kc {s.keyword_candidates} c {s.candidates} "
+        f"mps {s.max_per_source}": score(s, everyone)
         for s in grid
     }
     width = max(len(name) for name in table)
@@ -181,8 +184,13 @@ def _objective(row: dict[str, float]) -> float:
 
 
 def _simpler(settings: Any) -> tuple[float, ...]:
-    """Tie-break: fewer moving parts (no keyword boost, fewer candidates) win."""
-    return (-settings.keyword_boost, -settings.keyword_candidates, -settings.candidates)
+    """Tie-break: fewer moving parts (no guide limit, no keyword boost, fewer candidates) win."""
+    return (
+        -settings.max_per_source if settings.max_per_source else 0,
+        -settings.keyword_boost,
+        -settings.keyword_candidates,
+        -settings.candidates,
+    )
 
 
 def _sources(found: Any, settings: Any, k: int) -> list[str]:
@@ -196,7 +204,9 @@ def _sources(found: Any, settings: Any, k: int) -> list[str]:
     scores = {cid: s for cid, s in found.keyword_scores.items() if cid in kept}
     sentence = {cid: s for cid, s in found.sentence.items() if cid in kept}
     narrowed = Candidates(dense=dense, keyword=keyword, keyword_scores=scores, sentence=sentence)
-    ranked = drop_duplicates(rank(narrowed, settings), k, settings.duplicate_threshold)
+    ranked = drop_duplicates(
+        rank(narrowed, settings), k, settings.duplicate_threshold, settings.max_per_source
+    )
     return [str(s.chunk.metadata.get("source", "")) for s in ranked]
 
 

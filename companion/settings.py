@@ -104,6 +104,13 @@ class RetrievalSettings(BaseModel):
         description="`rerank` ranking: chunks taken from the keyword ranking alone, besides the dense "
         "candidates (so an exact rare term the embedding misses can still be found).",
     )
+    max_per_source: int = Field(
+        0,
+        ge=0,
+        le=50,
+        description="Most chunks of one guide among the results (0: no limit); chunks over the limit "
+        "only fill the list when nothing else is left.",
+    )
     duplicate_threshold: float = Field(
         0.8,
         gt=0,

@@ -12,7 +12,7 @@ from companion.container import Services
 from companion.errors import InvalidInput
 from companion.knowledge.embeddings import FakeEmbedder
 from companion.knowledge.keyword import query_terms, tokenize
-from companion.knowledge.retrieval import Candidates, Retriever, rank
+from companion.knowledge.retrieval import Candidates, Retriever, Scored, drop_duplicates, rank
 from companion.knowledge.sentences import best_similarity, encode_sentences, sentences
 from companion.knowledge.store import StoredChunk
 from companion.settings import RetrievalSettings, Settings
@@ -61,6 +61,21 @@ def test_rerank_by_the_best_matching_sentence() -> None:
     assert ranked[0].similarity == 0.60, "the result still reports the chunk's own dense similarity"
     no_rerank = rank(found, settings.model_copy(update={"sentence_weight": 0.0}))
     assert [s.chunk.id for s in no_rerank] == ["topic", "answer"]
+
+
+def test_a_guide_limit_keeps_others_first_and_fills_with_the_rest() -> None:
+    ranked = [
+        Scored(
+            StoredChunk(id=cid, text=f"words of chunk {cid} {i}", metadata={"source": src}),
+            1 - i / 10,
+            None,
+            None,
+        )
+        for i, (cid, src) in enumerate([("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b"), ("c1", "c")])
+    ]
+    assert [s.chunk.id for s in drop_duplicates(ranked, 4, 1.0)] == ["a1", "a2", "a3", "b1"]
+    assert [s.chunk.id for s in drop_duplicates(ranked, 4, 1.0, max_per_source=1)] == ["a1", "b1", "c1", "a2"]
+    assert [s.chunk.id for s in drop_duplicates(ranked, 3, 1.0, max_per_source=2)] == ["a1", "a2", "b1"]
 
 
 def test_sentences_drop_markup_and_end_with_the_heading() -> None:

@@ -77,7 +77,8 @@ class Retriever:
         k = k or self.settings.k
         found = self.candidates(query, max(self.settings.candidates, k), filters)
         ranked = rank(found, self.settings)
-        return [_to_result(s) for s in drop_duplicates(ranked, k, self.settings.duplicate_threshold)]
+        kept = drop_duplicates(ranked, k, self.settings.duplicate_threshold, self.settings.max_per_source)
+        return [_to_result(s) for s in kept]
 
     def warm_up(self) -> float:
         """Load the model, the vector index and the full-text index before the first request, so that
@@ -167,19 +168,28 @@ def _rrf(found: Candidates, settings: RetrievalSettings) -> list[Scored]:
     return [Scored(by_id[c], fused[c], similarity.get(c), keyword_score.get(c)) for c in ranked]
 
 
-def drop_duplicates(ranked: list[Scored], k: int, threshold: float) -> list[Scored]:
-    """The first `k`, skipping any chunk whose word trigrams overlap a kept one's above `threshold`."""
+def drop_duplicates(ranked: list[Scored], k: int, threshold: float, max_per_source: int = 0) -> list[Scored]:
+    """The first `k`, skipping any chunk whose word trigrams overlap a kept one's above `threshold`, and
+    (when `max_per_source` > 0) any chunk of a guide that already has that many kept; those skipped for
+    their guide fill the list at the end when fewer than `k` others remain."""
     kept: list[Scored] = []
+    spare: list[Scored] = []
     kept_shingles: list[set[tuple[str, ...]]] = []
+    per_source: dict[str, int] = {}
     for item in ranked:
         shingles = _shingles(item.chunk.text)
         if any(_jaccard(shingles, other) > threshold for other in kept_shingles):
             continue
+        source = str(item.chunk.metadata.get("source", ""))
+        if max_per_source and per_source.get(source, 0) >= max_per_source:
+            spare.append(item)
+            continue
+        per_source[source] = per_source.get(source, 0) + 1
         kept.append(item)
         kept_shingles.append(shingles)
         if len(kept) == k:
             break
-    return kept
+    return kept + spare[: k - len(kept)]
 
 
 def _to_result(item: Scored) -> RetrievedChunk:
