@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import random
 import shutil
 import statistics
@@ -375,6 +376,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 "cpu_during_queries": cpu_result,
                 "wait_quiet": quiet,
             }
+            log(f"result for {size}: {json.dumps(results[str(size)])}")  # in case a later size is cut short
             log(
                 f"size {size}: p50 {p50:.1f} ms, p99 {percentile(latencies, 99):.1f} ms, rss {rss:.0f} MiB "
                 f"(other processes used {cpu_result['other_cores']} cores)"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from companion.errors import CompanionError, InvalidInput
@@ -174,7 +175,7 @@ def drop_duplicates(ranked: list[Scored], k: int, threshold: float, max_per_sour
     their guide fill the list at the end when fewer than `k` others remain."""
     kept: list[Scored] = []
     spare: list[Scored] = []
-    kept_shingles: list[set[tuple[str, ...]]] = []
+    kept_shingles: list[frozenset[tuple[str, ...]]] = []
     per_source: dict[str, int] = {}
     for item in ranked:
         shingles = _shingles(item.chunk.text)
@@ -228,14 +229,15 @@ def _parse_filters(filters: dict[str, Any] | None) -> tuple[dict[str, Any] | Non
     return where, allowed
 
 
-def _shingles(text: str) -> set[tuple[str, ...]]:
+@lru_cache(maxsize=4096)
+def _shingles(text: str) -> frozenset[tuple[str, ...]]:
     words = _WORDS.findall(text.lower())
     if len(words) < 3:
-        return {tuple(words)}
-    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+        return frozenset({tuple(words)})
+    return frozenset(tuple(words[i : i + 3]) for i in range(len(words) - 2))
 
 
-def _jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
+def _jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
