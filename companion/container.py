@@ -54,7 +54,7 @@ class Services:
 
     @cached_property
     def keyword(self) -> KeywordSearch:
-        return KeywordSearch(db=self.db)
+        return KeywordSearch(db=self.db, term_limit=self.settings.retrieval.keyword_term_limit)
 
     @cached_property
     def retriever(self) -> Retriever:

@@ -104,6 +104,12 @@ class RetrievalSettings(BaseModel):
         description="`rerank` ranking: chunks taken from the keyword ranking alone, besides the dense "
         "candidates (so an exact rare term the embedding misses can still be found).",
     )
+    keyword_term_limit: int = Field(
+        2000,
+        ge=1,
+        description="Keyword search leaves out query words found in this many chunks or more (they carry "
+        "almost no BM25 weight and would make the database score most of the corpus).",
+    )
     max_per_source: int = Field(
         0,
         ge=0,

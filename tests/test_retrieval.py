@@ -11,7 +11,7 @@ from sqlalchemy import text
 from companion.container import Services
 from companion.errors import InvalidInput
 from companion.knowledge.embeddings import FakeEmbedder
-from companion.knowledge.keyword import query_terms, tokenize
+from companion.knowledge.keyword import KeywordSearch, query_terms, tokenize
 from companion.knowledge.retrieval import Candidates, Retriever, Scored, drop_duplicates, rank
 from companion.knowledge.sentences import best_similarity, encode_sentences, sentences
 from companion.knowledge.store import StoredChunk
@@ -126,6 +126,15 @@ def test_keyword_search_runs_in_the_database_engine(any_db_settings: Settings, t
     assert [h.chunk.id for h in search.search("measurable lantern", 5, within=[goals_id])] == [goals_id]
     assert search.search("zeppelin", 5) == [] and search.search("the of and", 5) == []
     assert search.search('"; DROP TABLE knowledge_chunks; --', 5) == []
+
+    # a word in `term_limit` chunks or more is left out of the query, like a stopword
+    common = KeywordSearch(db=services.db, term_limit=2)
+    services.knowledge.ingest_bytes(b"# Extra\n\n## More\n\nMeasurable results, weekly.\n", "extra.md")
+    assert common.distinctive(["measurable", "lantern", "zeppelin"]) == ["lantern"]
+    assert {h.chunk.metadata["source"] for h in common.search("measurable lantern", 5)} == {"award.md"}
+    assert search.search("zeppelin", 5) == []
+    services.knowledge.ingest_bytes(b"# Z\n\nThe zeppelin exercise.\n", "z.md")
+    assert [h.chunk.metadata["source"] for h in search.search("zeppelin", 5)] == ["z.md"], "not cached"
     services.close()
 
 

@@ -16,6 +16,8 @@ part of the SQL.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -131,13 +133,64 @@ def count(session: Session) -> int:
 
 
 class KeywordSearch:
-    """Full-text search over the catalogue, in whichever engine the database is."""
+    """Full-text search over the catalogue, in whichever engine the database is.
 
-    def __init__(self, *, db: Database) -> None:
+    Only the query's *distinctive* words are searched: a word found in `term_limit` chunks or more says
+    little about any one of them (its BM25 weight is near zero) and would make the engine score most of
+    the corpus, so it is left out, like a stopword learned from the corpus. Each word's count is probed
+    with a bounded query (it stops at `term_limit` rows) and remembered for `term_cache_seconds`."""
+
+    def __init__(self, *, db: Database, term_limit: int = 2000, term_cache_seconds: float = 300.0) -> None:
         self.db = db
         self.dialect = db.engine.dialect.name
         if self.dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"keyword search supports SQLite and PostgreSQL, not {self.dialect}")
+        self.term_limit = term_limit
+        self.term_cache_seconds = term_cache_seconds
+        self._term_counts: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def distinctive(self, terms: Sequence[str]) -> list[str]:
+        """The terms found in fewer than `term_limit` chunks."""
+        now = time.monotonic()
+        counts: dict[str, int] = {}
+        unknown: list[str] = []
+        with self._lock:
+            for term in terms:
+                cached = self._term_counts.get(term)
+                if cached is not None and now - cached[1] < self.term_cache_seconds:
+                    counts[term] = cached[0]
+                else:
+                    unknown.append(term)
+        if unknown:
+            if self.dialect == "sqlite":
+                probe = (
+                    "SELECT count(*) FROM (SELECT rowid FROM knowledge_chunks_fts "
+                    "WHERE knowledge_chunks_fts MATCH :q LIMIT :cap)"
+                )
+            else:
+                probe = (
+                    "SELECT count(*) FROM (SELECT 1 FROM knowledge_chunks "
+                    "WHERE search_vector @@ to_tsquery('english', :q) LIMIT :cap) AS s"
+                )
+            with self.db.session() as session:
+                for term in unknown:
+                    q = f'"{term}"' if self.dialect == "sqlite" else term
+                    counts[term] = int(
+                        session.execute(text(probe), {"q": q, "cap": self.term_limit}).scalar() or 0
+                    )
+            with self._lock:
+                if len(self._term_counts) > 50_000:
+                    self._term_counts.clear()
+                for term in unknown:
+                    if counts[term]:  # a word not there yet is probed again: the next write may add it
+                        self._term_counts[term] = (counts[term], now)
+        return [t for t in terms if 0 < counts[t] < self.term_limit]
+
+    def forget_counts(self) -> None:
+        """Drop the remembered word counts (after a large write, or in tests)."""
+        with self._lock:
+            self._term_counts.clear()
 
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, bytes]:
         """The stored sentence vectors (float16 bytes) of these chunks (see `sentence_vectors`)."""
@@ -153,8 +206,10 @@ class KeywordSearch:
     ) -> list[KeywordHit]:
         """The best `n` chunks for the OR of the query's words, best first. `filters`: allowed values per
         column (source, title); `within`: only these chunk ids (to score a given candidate list)."""
-        terms = query_terms(query)
-        if not terms or n <= 0 or (within is not None and not within):
+        if n <= 0 or (within is not None and not within):
+            return []
+        terms = self.distinctive(query_terms(query))
+        if not terms:
             return []
         params: dict[str, object] = {"n": n}
         clauses: list[str] = []
