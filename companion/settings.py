@@ -111,7 +111,7 @@ class RetrievalSettings(BaseModel):
         "almost no BM25 weight and would make the database score most of the corpus).",
     )
     max_per_source: int = Field(
-        0,
+        2,
         ge=0,
         le=50,
         description="Most chunks of one guide among the results (0: no limit); chunks over the limit "
