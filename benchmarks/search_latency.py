@@ -1,32 +1,37 @@
-"""Search latency over HTTP (POST /v1/search) at several index sizes.
+"""Search latency over HTTP (POST /v1/search) at several index sizes, the first query after a start and
+after a write, and the memory of the serving process.
 
-Setup, per run (everything in a temp dir, embedded Chroma + SQLite, the real packaged model):
+Setup, per run (everything in a temp dir, embedded Chroma + SQLite with FTS5, the real packaged model in
+ONNX Runtime, the shipped ranking):
 - a pool of `--pool` distinct short mentoring texts is embedded with the real model;
 - stored chunks are synthetic: each belongs to a guide (source) with a theme taken from the pool,
   and is made of its theme text, 1-2 more pool texts, a little generated prose and random filler
   words (with made-up proper nouns, so the vocabulary keeps growing as in real corpora). Its vector
   is the normalized mixture of the theme and pool vectors (weights 1.0 / 0.5-1.0), plus Gaussian
-  noise of norm `--noise` (relative to the unit mixture), normalized again. Text and vector agree
-  (a chunk is close to the pool texts it contains), and near neighbours are neither exact copies
-  nor random, which is closer to real embeddings than uniform random vectors. The JSON reports
-  the mean cosine similarity of random pairs, for the pool and for the stored vectors.
-- chunks are written directly with `services.store.upsert(ids, vectors, texts, metadatas)`;
-- sizes are filled in ascending order in the same store (10k, then 90k more for 100k).
+  noise of norm `--noise` (relative to the unit mixture), normalized again. Its sentence vectors (for
+  the rerank) are its pool vectors and three copies of its mixture, each with the same noise. The JSON
+  reports the mean cosine similarity of random pairs, for the pool and for the stored vectors.
+- chunks are written as ingest writes them: vectors with `services.store.upsert`, then catalogue rows
+  (text, citation fields, float16 sentence vectors; the FTS5 index follows by trigger) in one transaction;
+- sizes are filled in ascending order in the same data dir (10k, then 90k more for 100k, ...).
 
-Measurement: the real app (`create_app(settings, services=services)`) runs under uvicorn in a
-background thread on 127.0.0.1:<free port>; an admin token comes from `companion.identity.auth.create_user`.
-For each size, the first query (which builds the BM25 keyword index) is timed on its own, then
-`--warmup` queries are sent, then `--queries` sequential queries with httpx; wall-clock latency is
-recorded per request. Server-side stage times (query embedding, Chroma query, BM25 search, whole
-retrieve) come from timing wrappers set on the service instances by this script.
+Measurement, per size: the services are closed and built again on the data dir (a restart), warmed up
+as `companion serve` does before it listens, and the real app (`create_app`) runs under uvicorn in a
+background thread on 127.0.0.1:<free port>. The first query after that start is timed on its own; then
+`--warmup` queries, then `--queries` sequential queries (distinct texts, so the query-vector cache does
+not help) with httpx, wall-clock per request; then one small guide is uploaded through
+POST /v1/knowledge/documents and the next query is timed (the first query after a write). Server-side
+stage times come from timing wrappers set on the service instances by this script. RSS is this
+process's (it holds the server and nothing else of size) after the measured queries.
 
-    .venv/bin/python benchmarks/search_latency.py [--sizes 10000,100000] [--queries 200]
+    python -m benchmarks.search_latency [--sizes 10000,100000,300000] [--queries 200]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import random
 import shutil
 import statistics
@@ -58,8 +63,13 @@ from _common import (  # noqa: E402
     wait_for_quiet,
 )
 
-TARGET_P50_MS_AT_100K = 30.0
+TARGET_P50_MS_AT_100K = 12.0
+TARGET_FIRST_QUERY_MS_AT_100K = 100.0
 CHUNKS_PER_SOURCE = 10
+WRITE_GUIDE = (
+    "# Pairing across sites\n\n## Travel budget\n\nEach cross-site pair may claim one trip a cycle from "
+    "the Zephyrine travel budget, booked through the program coordinator.\n"
+)
 
 
 def main() -> None:
@@ -75,7 +85,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=2000, help="distinct texts embedded with the model")
     parser.add_argument("--noise", type=float, default=0.5, help="relative noise norm of the vectors")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=None, help="model CPU threads (default: runtime's)")
     add_wait_quiet_option(parser)
     parser.add_argument("--batch", type=int, default=5000, help="chunks generated and upserted per batch")
     args = parser.parse_args()
@@ -108,6 +118,7 @@ class _Corpus:
         texts: list[str] = []
         metas: list[dict[str, Any]] = []
         mix = np.zeros((n, dims), dtype=np.float32)
+        picks: list[list[int]] = []
         for row in range(n):
             index = self.produced + row
             src = index // CHUNKS_PER_SOURCE
@@ -116,6 +127,7 @@ class _Corpus:
                 self._theme = rng.randrange(len(self.pool_texts))
                 self._topic = rng.choice(TOPICS)
             extra = rng.sample(range(len(self.pool_texts)), rng.randint(1, 2))
+            picks.append([self._theme, *extra])
             mix[row] = pool[self._theme]
             for i in extra:
                 mix[row] += rng.uniform(0.5, 1.0) * pool[i]
@@ -138,6 +150,13 @@ class _Corpus:
         noise *= self.noise / np.linalg.norm(noise, axis=1, keepdims=True)
         vectors = mix + noise
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        for row in range(n):
+            parts = np.stack([pool[i] for i in picks[row]] + [mix[row]] * 3)
+            jitter = self.nprng.standard_normal(parts.shape).astype(np.float32)
+            jitter *= self.noise / np.linalg.norm(jitter, axis=1, keepdims=True)
+            parts = parts + jitter
+            parts /= np.linalg.norm(parts, axis=1, keepdims=True)
+            metas[row]["_sentences"] = parts.astype(np.float16).tobytes()
         self.produced += n
         return ids, vectors.astype(np.float32), texts, metas
 
@@ -149,23 +168,66 @@ def _mean_pair_cosine(vectors: np.ndarray, rng: np.random.Generator, pairs: int 
     return float(np.mean(np.sum(vectors[a[keep]] * vectors[b[keep]], axis=1)))
 
 
-def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    import httpx
-    import torch
-    import uvicorn
+def _rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
-    import companion.knowledge.retrieval as retrieval_module
-    from companion.app import create_app
+
+class _Server:
+    """The real app under uvicorn in a background thread, on a free loopback port."""
+
+    def __init__(self, settings: Any, services: Any, token: str) -> None:
+        import httpx
+        import uvicorn
+
+        from companion.app import create_app
+
+        port = free_port()
+        app = create_app(settings, services=services)
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        )
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise SystemExit("uvicorn did not start")
+            time.sleep(0.02)
+        self.client = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=120.0,
+            trust_env=False,
+        )
+
+    def search(self, query: str, k: int) -> tuple[float, int]:
+        t0 = time.perf_counter()
+        resp = self.client.post("/v1/search", json={"query": query, "k": k})
+        ms = (time.perf_counter() - t0) * 1000
+        resp.raise_for_status()
+        return ms, len(resp.json()["results"])
+
+    def stop(self) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from companion.container import Services
     from companion.identity.auth import Role, create_user
-    from companion.knowledge.keyword import KeywordIndex
+    from companion.knowledge import keyword
     from companion.settings import Settings
 
     settings = Settings(
         data_dir=tmp / "data",
         database_url=None,
-        embeddings={"mode": "model", "threads": args.threads},
-        store={"mode": "embedded"},
+        embeddings={"mode": "model", "threads": args.threads},  # type: ignore[arg-type]
+        store={"mode": "embedded"},  # type: ignore[arg-type]
         seed_sample_knowledge=False,
     )
     services = Services(settings)
@@ -186,107 +248,97 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         pool_vectors = embedder.encode(pool_texts)
     corpus = _Corpus(pool_texts, pool_vectors, seed=args.seed + 1, noise=args.noise)
 
-    # ---- instrumentation (benchmark-side wrappers) ----
-    stages = StageTimer()
-
-    class TimedKeywordIndex(KeywordIndex):
-        def __init__(self, *a: Any, **kw: Any) -> None:
-            start = time.perf_counter()
-            super().__init__(*a, **kw)
-            stages.add("keyword_index.build", time.perf_counter() - start)
-
-        def search(self, *a: Any, **kw: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return super().search(*a, **kw)
-            finally:
-                stages.add("keyword_index.search", time.perf_counter() - start)
-
-    retrieval_module.KeywordIndex = TimedKeywordIndex  # type: ignore[misc]
-    retriever = services.retriever
-    stages.wrap(retriever, "retrieve", "retriever.retrieve")
-    stages.wrap(retriever, "_keyword_state", "retriever._keyword_state")
-    stages.wrap(services.store, "query", "store.query (chroma dense)")
-    stages.wrap(services.store, "count", "store.count")
-    stages.wrap(embedder, "encode", "embedder.encode (query)")
-
-    # ---- server ----
-    port = free_port()
-    app = create_app(settings, services=services)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise SystemExit("uvicorn did not start")
-        time.sleep(0.05)
-    log(f"app on http://127.0.0.1:{port}")
-
     query_rng = random.Random(args.seed + 2)
     results: dict[str, Any] = {}
-    fill_total = {"generate_s": 0.0, "upsert_s": 0.0}
-    client = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=120.0,
-        trust_env=False,
-    )
+    fill_total = {"generate_s": 0.0, "upsert_s": 0.0, "catalogue_s": 0.0}
     try:
         for size in args.size_list:
-            # ---- fill up to `size` ----
-            gen_s = upsert_s = 0.0
+            # ---- fill up to `size`, as ingest writes: vectors, then catalogue rows in one transaction ----
+            gen_s = upsert_s = catalogue_s = 0.0
             start_count = corpus.produced
             fill_start = time.perf_counter()
             while corpus.produced < size:
                 n = min(args.batch, size - corpus.produced)
                 t0 = time.perf_counter()
                 ids, vectors, texts, metas = corpus.batch(n)
+                blobs = [m.pop("_sentences") for m in metas]
                 t1 = time.perf_counter()
                 services.store.upsert(ids, vectors, texts, metas)
                 t2 = time.perf_counter()
+                with services.db.session() as session:
+                    keyword.add_rows(
+                        session,
+                        [
+                            keyword.catalogue_row(i, t, m, b)
+                            for i, t, m, b in zip(ids, texts, metas, blobs, strict=True)
+                        ],
+                    )
+                t3 = time.perf_counter()
                 gen_s += t1 - t0
                 upsert_s += t2 - t1
+                catalogue_s += t3 - t2
                 log(
-                    f"filled {corpus.produced}/{size} ({(t2 - fill_start):.0f}s, "
+                    f"filled {corpus.produced}/{size} ({(t3 - fill_start):.0f}s, "
                     f"upsert {n / (t2 - t1):.0f}/s)"
                 )
             stored = services.store.count()
             fill_total["generate_s"] += gen_s
             fill_total["upsert_s"] += upsert_s
+            fill_total["catalogue_s"] += catalogue_s
             added = corpus.produced - start_count
 
-            # ---- cold query: builds the keyword index ----
-            stages.reset()
-            cold_q = queries(query_rng, 1)[0]
+            # ---- a restart: new services on the data dir, warmed up as `serve` does ----
+            services.close()
+            services = Services(settings)
             t0 = time.perf_counter()
-            resp = client.post("/v1/search", json={"query": cold_q, "k": args.k})
-            first_ms = (time.perf_counter() - t0) * 1000
-            resp.raise_for_status()
-            build_s = stages.totals.get("keyword_index.build", 0.0)
-            state_s = stages.totals.get("retriever._keyword_state", 0.0)
-            log(f"size {size}: first query {first_ms:.0f} ms (keyword index {state_s:.2f}s)")
+            services.db.create_tables()
+            warm_s = services.retriever.warm_up()
+            start_s = time.perf_counter() - t0
+            stages = StageTimer()
+            stages.wrap(services.retriever, "retrieve", "retriever.retrieve")
+            stages.wrap(services.retriever, "candidates", "retriever.candidates")
+            stages.wrap(services.store, "query", "store.query (chroma dense)")
+            stages.wrap(services.keyword, "search", "keyword.search (database full text)")
+            stages.wrap(services.keyword, "sentence_vectors", "keyword.sentence_vectors (rerank fetch)")
+            stages.wrap(services.embedder, "encode", "embedder.encode (query)")
+            server = _Server(settings, services, token)
+            try:
+                first_ms, _ = server.search(queries(query_rng, 1)[0], args.k)
+                log(f"size {size}: first query after start {first_ms:.1f} ms (warm-up {warm_s:.2f}s)")
+                for q in queries(query_rng, args.warmup):
+                    server.search(q, args.k)
 
-            for q in queries(query_rng, args.warmup):
-                client.post("/v1/search", json={"query": q, "k": args.k}).raise_for_status()
+                # ---- measured queries ----
+                quiet = wait_for_quiet(args.wait_quiet)
+                stages.reset()
+                stages.keep_samples = True
+                cpu = CpuMonitor()
+                latencies: list[float] = []
+                returned: list[int] = []
+                for q in queries(query_rng, args.queries):
+                    ms, count = server.search(q, args.k)
+                    latencies.append(ms)
+                    returned.append(count)
+                stages.keep_samples = False
+                cpu_result = cpu.result()
+                rss = _rss_mib()
 
-            # ---- measured queries ----
-            quiet = wait_for_quiet(args.wait_quiet)
-            stages.reset()
-            stages.keep_samples = True
-            cpu = CpuMonitor()
-            latencies: list[float] = []
-            returned: list[int] = []
-            for q in queries(query_rng, args.queries):
+                # ---- a write, then the next query ----
                 t0 = time.perf_counter()
-                resp = client.post("/v1/search", json={"query": q, "k": args.k})
-                latencies.append((time.perf_counter() - t0) * 1000)
+                resp = server.client.post(
+                    "/v1/knowledge/documents",
+                    files={"file": (f"cross-site-{size}.md", WRITE_GUIDE.encode(), "text/markdown")},
+                )
+                write_ms = (time.perf_counter() - t0) * 1000
                 resp.raise_for_status()
-                returned.append(len(resp.json()["results"]))
-            stages.keep_samples = False
-            cpu_result = cpu.result()
+                after_write_ms, _ = server.search("how do cross-site pairs pay for travel?", args.k)
+                found = server.client.post(
+                    "/v1/search", json={"query": "Zephyrine travel budget", "k": 3}
+                ).json()
+                found_new = any(r["source"] == f"cross-site-{size}.md" for r in found["results"])
+                log(f"size {size}: write {write_ms:.0f} ms, next query {after_write_ms:.1f} ms")
+            finally:
+                server.stop()
             server_side = {
                 label: {
                     "p50_ms": r(percentile(samples, 50) * 1000, 2),
@@ -295,7 +347,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 }
                 for label, samples in sorted(stages.samples.items())
             }
-            retrieve = [s * 1000 for s in stages.samples.get("retriever.retrieve", [])]
+            retrieve = [x * 1000 for x in stages.samples.get("retriever.retrieve", [])]
             p50 = percentile(latencies, 50)
             results[str(size)] = {
                 "chunks_stored": stored,
@@ -303,11 +355,14 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     "chunks_added": added,
                     "generate_s": r(gen_s),
                     "upsert_s": r(upsert_s),
+                    "catalogue_s": r(catalogue_s),
                     "upsert_chunks_per_s": r(added / upsert_s, 1) if upsert_s else None,
                 },
-                "keyword_index_build_s": r(build_s, 3),
-                "keyword_index_fetch_and_build_s": r(state_s, 3),
-                "first_query_ms": r(first_ms, 1),
+                "start_and_warm_up_s": r(start_s, 2),
+                "first_query_after_start_ms": r(first_ms, 1),
+                "write_ms": r(write_ms, 1),
+                "first_query_after_write_ms": r(after_write_ms, 1),
+                "written_guide_found": found_new,
                 "queries": len(latencies),
                 "p50_ms": r(p50, 2),
                 "p90_ms": r(percentile(latencies, 90), 2),
@@ -316,35 +371,41 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 "max_ms": r(max(latencies), 2),
                 "http_overhead_p50_ms": r(p50 - percentile(retrieve, 50), 2) if retrieve else None,
                 "mean_results": r(statistics.fmean(returned), 2),
+                "rss_mib": r(rss, 0),
                 "server_side": server_side,
                 "cpu_during_queries": cpu_result,
                 "wait_quiet": quiet,
             }
+            log(f"result for {size}: {json.dumps(results[str(size)])}")  # in case a later size is cut short
             log(
-                f"size {size}: p50 {p50:.1f} ms, p99 {percentile(latencies, 99):.1f} ms "
+                f"size {size}: p50 {p50:.1f} ms, p99 {percentile(latencies, 99):.1f} ms, rss {rss:.0f} MiB "
                 f"(other processes used {cpu_result['other_cores']} cores)"
             )
     finally:
-        client.close()
-        server.should_exit = True
-        thread.join(timeout=30)
         services.close()
 
     vec_rng = np.random.default_rng(args.seed)
     sample = _Corpus(pool_texts, pool_vectors, seed=args.seed + 99, noise=args.noise)
     sample_vectors = sample.batch(2000)[1]
     largest = str(args.size_list[-1])
-    met = {
-        f"p50_ms_at_{size}": results[str(size)]["p50_ms"] <= TARGET_P50_MS_AT_100K
-        for size in args.size_list
-        if size >= 100_000
-    }
+    met: dict[str, Any] = {}
+    for size in args.size_list:
+        if size == 100_000:
+            row = results[str(size)]
+            met["p50_ms_at_100000"] = row["p50_ms"] <= TARGET_P50_MS_AT_100K
+            met["first_query_after_start_at_100000"] = (
+                row["first_query_after_start_ms"] <= TARGET_FIRST_QUERY_MS_AT_100K
+            )
+            met["first_query_after_write_at_100000"] = (
+                row["first_query_after_write_ms"] <= TARGET_FIRST_QUERY_MS_AT_100K
+            )
     return {
         "benchmark": "search_latency",
         "sizes": args.size_list,
         "k": args.k,
         "queries_per_size": args.queries,
-        "torch_threads": torch.get_num_threads(),
+        "embedder": {"runtime": settings.embeddings.runtime, "threads": args.threads},
+        "ranking": settings.retrieval.model_dump(),
         "model_load_s": r(load["s"]),
         "vectors": {
             "method": "normalized mixtures of real-model pool vectors plus Gaussian noise",
@@ -358,11 +419,15 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "results": results,
         "p50_ms": {s: v["p50_ms"] for s, v in results.items()},
         "p99_ms": {s: v["p99_ms"] for s, v in results.items()},
-        "mean_ms": {s: v["mean_ms"] for s, v in results.items()},
-        "keyword_index_build_s": {s: v["keyword_index_fetch_and_build_s"] for s, v in results.items()},
+        "first_query_after_start_ms": {s: v["first_query_after_start_ms"] for s, v in results.items()},
+        "first_query_after_write_ms": {s: v["first_query_after_write_ms"] for s, v in results.items()},
+        "rss_mib": {s: v["rss_mib"] for s, v in results.items()},
         "other_processes_cores": {s: v["cpu_during_queries"]["other_cores"] for s, v in results.items()},
-        "targets": {"p50_ms_at_100000": f"<= {TARGET_P50_MS_AT_100K}"},
-        "met": met or {"note": f"no size >= 100000 measured (largest {largest})"},
+        "targets": {
+            "p50_ms_at_100000": f"<= {TARGET_P50_MS_AT_100K}",
+            "first_query_ms_at_100000": f"<= {TARGET_FIRST_QUERY_MS_AT_100K}",
+        },
+        "met": met or {"note": f"no size 100000 measured (largest {largest})"},
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
 

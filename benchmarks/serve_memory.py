@@ -138,8 +138,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     import httpx
 
     exe = Path(REPO_ROOT) / ".venv" / "bin" / "companion"
-    if not exe.exists():
-        raise SystemExit(f"{exe} not found: install the project into .venv first")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "companion"]  # e.g. a worktree
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPANION_")}
     env.update(
@@ -156,7 +155,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     lines: list[str] = []
     t_start = time.perf_counter()
     proc = subprocess.Popen(
-        [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=str(tmp),
         env=env,
         stdin=subprocess.DEVNULL,

@@ -24,6 +24,7 @@ from companion.jobs.service import JobService
 from companion.jobs.tasks import handlers as job_handlers
 from companion.knowledge.embeddings import TextEmbedder, build_embedder
 from companion.knowledge.ingest import KnowledgeService
+from companion.knowledge.keyword import KeywordSearch
 from companion.knowledge.retrieval import Retriever
 from companion.knowledge.store import VectorStore, build_store
 from companion.matching.people import PeopleService
@@ -59,8 +60,14 @@ class Services:
         )
 
     @cached_property
+    def keyword(self) -> KeywordSearch:
+        return KeywordSearch(db=self.db, term_limit=self.settings.retrieval.keyword_term_limit)
+
+    @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(embedder=self.embedder, store=self.store, settings=self.settings.retrieval)
+        return Retriever(
+            embedder=self.embedder, store=self.store, keyword=self.keyword, settings=self.settings.retrieval
+        )
 
     @cached_property
     def knowledge(self) -> KnowledgeService:

@@ -28,7 +28,22 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(64, ge=1, le=4096, description="Texts encoded per model call during ingest.")
     fake_dimensions: int = Field(256, ge=8, le=4096, description="Vector size of the fake embeddings.")
     threads: int | None = Field(
-        None, ge=1, description="Torch CPU threads for the model; unset leaves torch's default."
+        None, ge=1, description="CPU threads for the model (ONNX Runtime or torch); unset: its default."
+    )
+    runtime: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="`onnx`: the model runs in ONNX Runtime, exported from the packaged model into the data "
+        "dir on first use (by a short-lived subprocess, so `serve` never loads torch); `torch`: "
+        "sentence-transformers on torch.",
+    )
+    onnx_dir: Path | None = Field(
+        None,
+        description="Where the ONNX export of the model is kept (named by the model's hash, made once). "
+        "Unset: `companion/models` in the user's cache dir ($XDG_CACHE_HOME or ~/.cache), shared by every "
+        "data dir on the machine.",
+    )
+    query_cache_size: int = Field(
+        1024, ge=0, le=1_000_000, description="Recent query vectors kept in memory (0: no cache)."
     )
 
 
@@ -51,12 +66,56 @@ class StoreSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     k: int = Field(5, ge=1, le=50, description="Chunks returned by default.")
     candidates: int = Field(
-        30, ge=1, le=500, description="Candidates taken from each ranking (dense and keyword) before fusion."
+        30,
+        ge=1,
+        le=500,
+        description="Candidates taken from the dense ranking (and, for `rrf`, from the keyword ranking).",
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: score = sum 1/(rrf_k + rank).")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
     keyword_weight: float = Field(
         1.0, ge=0, description="Weight of the keyword (BM25) ranking in the fusion."
+    )
+    ranking: Literal["rerank", "rrf", "dense"] = Field(
+        "rerank",
+        description="`rerank`: dense candidates reranked by their best-matching sentence, plus a bounded "
+        "keyword boost (chosen by measurement, see docs/knowledge.md); `rrf`: reciprocal-rank fusion of "
+        "the dense and keyword rankings with `dense_weight`/`keyword_weight`; `dense`: the dense ranking "
+        "alone.",
+    )
+    sentence_weight: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="`rerank` ranking: share of a chunk's score that is the query's similarity with its "
+        "best-matching sentence or heading (the rest is the whole chunk's similarity).",
+    )
+    keyword_boost: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="`rerank` ranking: most a keyword match adds to a chunk's score (the best keyword score "
+        "among the candidates gets all of it, others their share).",
+    )
+    keyword_candidates: int = Field(
+        10,
+        ge=0,
+        le=500,
+        description="`rerank` ranking: chunks taken from the keyword ranking alone, besides the dense "
+        "candidates (so an exact rare term the embedding misses can still be found).",
+    )
+    keyword_term_limit: int = Field(
+        2000,
+        ge=1,
+        description="Keyword search leaves out query words found in this many chunks or more (they carry "
+        "almost no BM25 weight and would make the database score most of the corpus).",
+    )
+    max_per_source: int = Field(
+        2,
+        ge=0,
+        le=50,
+        description="Most chunks of one guide among the results (0: no limit); chunks over the limit "
+        "only fill the list when nothing else is left.",
     )
     duplicate_threshold: float = Field(
         0.8,

@@ -1,28 +1,223 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from companion.container import Services
 from companion.errors import InvalidInput
-from companion.knowledge.keyword import KeywordIndex, tokenize
-from companion.knowledge.retrieval import Retriever
-from companion.settings import RetrievalSettings
+from companion.knowledge.embeddings import FakeEmbedder
+from companion.knowledge.keyword import KeywordSearch, query_terms, tokenize
+from companion.knowledge.retrieval import Candidates, Retriever, Scored, drop_duplicates, rank
+from companion.knowledge.sentences import best_similarity, encode_sentences, sentences
+from companion.knowledge.store import StoredChunk
+from companion.settings import RetrievalSettings, Settings
+from tests.support.app import REPO, make_settings
 
 
 def test_tokenize_stems_and_drops_stopwords() -> None:
     assert tokenize("The Goals of mentoring sessions") == ["goal", "mentor", "session"]
+    assert query_terms('The "Goals" of goals; DROP TABLE -- x*') == ["goals", "drop", "table", "x"]
 
 
-def test_bm25_prefers_rare_terms_and_respects_mask() -> None:
-    texts = ["goal goal goal", "goal feedback", "agenda minutes", "feedback impact behaviour"]
-    index = KeywordIndex([f"c{i}" for i in range(4)], texts)
-    top = [row for row, _ in index.search("feedback impact", 3)]
-    assert top[0] == 3 and set(top) == {1, 3}
-    masked = index.search("feedback", 5, mask=__import__("numpy").array([True, False, True, True]))
-    assert [row for row, _ in masked] == [3]
-    assert index.search("unknownword", 5) == []
+def _chunk(cid: str, similarity: float | None = None, source: str = "") -> StoredChunk:
+    return StoredChunk(id=cid, text=f"text of {cid}", metadata={"source": source or f"{cid}.md"},
+                       similarity=similarity)  # fmt: skip
+
+
+def test_boost_ranking_is_dense_first_with_a_bounded_keyword_boost() -> None:
+    found = Candidates(
+        dense=[_chunk("a", 0.80), _chunk("b", 0.75), _chunk("c", 0.50)],
+        keyword=[(_chunk("b"), 10.0), (_chunk("z"), 8.0)],
+        keyword_scores={"b": 10.0, "c": 5.0},
+    )
+    ranked = rank(found, RetrievalSettings(ranking="rerank", keyword_boost=0.1))
+    # b: 0.75 + 0.1; a: 0.80; z (keyword only) gets the lowest dense similarity 0.50 + 0.08; c: 0.50 + 0.05
+    assert [(s.chunk.id, round(s.score, 4)) for s in ranked] == [
+        ("b", 0.85), ("a", 0.8), ("z", 0.58), ("c", 0.55)
+    ]  # fmt: skip
+    assert ranked[2].similarity is None and ranked[2].keyword == 8.0
+    small = rank(found, RetrievalSettings(ranking="rerank", keyword_boost=0.02))
+    assert [s.chunk.id for s in small][:2] == ["a", "b"], "a small boost cannot overturn a clear dense lead"
+    dense = rank(found, RetrievalSettings(ranking="dense"))
+    assert [s.chunk.id for s in dense] == ["a", "b", "c"]
+    rrf = rank(found, RetrievalSettings(ranking="rrf", rrf_k=60))
+    assert [s.chunk.id for s in rrf][0] == "b", "in both rankings"
+
+
+def test_rerank_by_the_best_matching_sentence() -> None:
+    found = Candidates(
+        dense=[_chunk("topic", 0.70), _chunk("answer", 0.60)],
+        keyword=[],
+        sentence={"topic": 0.55, "answer": 0.90},  # "answer" has one sentence that says it
+    )
+    settings = RetrievalSettings(ranking="rerank", sentence_weight=0.5, keyword_boost=0.0)
+    ranked = rank(found, settings)
+    assert [(s.chunk.id, round(s.score, 4)) for s in ranked] == [("answer", 0.75), ("topic", 0.625)]
+    assert ranked[0].similarity == 0.60, "the result still reports the chunk's own dense similarity"
+    no_rerank = rank(found, settings.model_copy(update={"sentence_weight": 0.0}))
+    assert [s.chunk.id for s in no_rerank] == ["topic", "answer"]
+
+
+def test_a_guide_limit_keeps_others_first_and_fills_with_the_rest() -> None:
+    ranked = [
+        Scored(
+            StoredChunk(id=cid, text=f"words of chunk {cid} {i}", metadata={"source": src}),
+            1 - i / 10,
+            None,
+            None,
+        )
+        for i, (cid, src) in enumerate([("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b"), ("c1", "c")])
+    ]
+    assert [s.chunk.id for s in drop_duplicates(ranked, 4, 1.0)] == ["a1", "a2", "a3", "b1"]
+    assert [s.chunk.id for s in drop_duplicates(ranked, 4, 1.0, max_per_source=1)] == ["a1", "b1", "c1", "a2"]
+    assert [s.chunk.id for s in drop_duplicates(ranked, 3, 1.0, max_per_source=2)] == ["a1", "a2", "b1"]
+
+
+def test_sentences_drop_markup_and_end_with_the_heading() -> None:
+    text = "## Setting goals\n\n- Write the goal down. Agree a date!\n1. Review it monthly?\nok"
+    assert sentences(text, "Goals > SMART goals") == [
+        "Setting goals", "Write the goal down.", "Agree a date!", "Review it monthly?", "SMART goals"
+    ]  # fmt: skip
+    blob = encode_sentences(FakeEmbedder(16), [(text, "Goals > SMART goals")], 8)[0]
+    assert len(blob) == 5 * 16 * 2, "float16 rows"
+    query = FakeEmbedder(16).encode(["Agree a date!"])[0]
+    assert best_similarity(blob, query) == pytest.approx(1.0, abs=1e-3)
+    assert best_similarity(None, query) is None
+
+
+GUIDES = {
+    "feedback.md": "# Feedback\n\n## Impact\n\nDescribe the behaviour and its impact on the team.\n",
+    "goals.md": "# Goals\n\n## SMART\n\nWrite measurable goals with a deadline.\n",
+    "award.md": "# Recognition\n\n## Lantern\n\nThe Lantern Award honours mentors each year.\n",
+}
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, body in files.items():
+        (root / name).write_text(body)
+    return root
+
+
+def test_keyword_search_runs_in_the_database_engine(any_db_settings: Settings, tmp_path: Path) -> None:
+    services = Services(any_db_settings)
+    services.db.create_tables()
+    services.knowledge.ingest_paths([_write(tmp_path / "kb", GUIDES)])
+    search = services.keyword
+    hits = search.search("the impact of behaviour", 5)
+    assert [h.chunk.metadata["source"] for h in hits] == ["feedback.md"]
+    assert hits[0].chunk.metadata["heading"] == "Feedback > Impact" and hits[0].score > 0
+    assert [h.chunk.metadata["source"] for h in search.search("goal", 5)] == ["goals.md"], "stemmed"
+    assert [h.chunk.metadata["source"] for h in search.search("lanterns honoured", 5)] == ["award.md"]
+    both = search.search("measurable lantern", 5)
+    assert {h.chunk.metadata["source"] for h in both} == {"goals.md", "award.md"}, "terms are OR-ed"
+    only = search.search("measurable lantern", 5, filters={"source": {"award.md"}})
+    assert [h.chunk.metadata["source"] for h in only] == ["award.md"], "filters are part of the query"
+    assert (
+        search.search("measurable lantern", 5, filters={"title": {"Goals"}})[0].chunk.metadata["source"]
+        == "goals.md"
+    )
+    goals_id = both[0].chunk.id if both[0].chunk.metadata["source"] == "goals.md" else both[1].chunk.id
+    assert [h.chunk.id for h in search.search("measurable lantern", 5, within=[goals_id])] == [goals_id]
+    assert search.search("zeppelin", 5) == [] and search.search("the of and", 5) == []
+    assert search.search('"; DROP TABLE knowledge_chunks; --', 5) == []
+
+    # a word in `term_limit` chunks or more is left out of the query, like a stopword
+    common = KeywordSearch(db=services.db, term_limit=2)
+    services.knowledge.ingest_bytes(b"# Extra\n\n## More\n\nMeasurable results, weekly.\n", "extra.md")
+    assert common.distinctive(["measurable", "lantern", "zeppelin"]) == ["lantern"]
+    assert {h.chunk.metadata["source"] for h in common.search("measurable lantern", 5)} == {"award.md"}
+    assert search.search("zeppelin", 5) == []
+    services.knowledge.ingest_bytes(b"# Z\n\nThe zeppelin exercise.\n", "z.md")
+    assert [h.chunk.metadata["source"] for h in search.search("zeppelin", 5)] == ["z.md"], "not cached"
+    services.close()
+
+
+def test_the_index_follows_every_write_in_the_same_transaction(
+    any_db_settings: Settings, tmp_path: Path
+) -> None:
+    services = Services(any_db_settings)
+    services.db.create_tables()
+    root = _write(tmp_path / "kb", GUIDES)
+    services.knowledge.ingest_paths([root])
+    (root / "goals.md").write_text("# Goals\n\n## Milestones\n\nAgree quarterly milestones.\n")
+    report = services.knowledge.ingest_paths([root])
+    assert report.updated == ["goals.md"] and report.chunks_deleted == 1
+    assert services.keyword.search("measurable", 5) == [], "the old text is out of the index"
+    assert [h.chunk.metadata["heading"] for h in services.keyword.search("milestone", 5)] == [
+        "Goals > Milestones"
+    ]
+    services.knowledge.delete_source("award.md")
+    assert services.keyword.search("lantern", 5) == []
+    with services.db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT source FROM knowledge_chunks ORDER BY source")).scalars().all()
+        assert rows == ["feedback.md", "goals.md"]
+        if conn.dialect.name == "sqlite":  # the external-content index agrees with its table
+            conn.execute(
+                text("INSERT INTO knowledge_chunks_fts(knowledge_chunks_fts) VALUES ('integrity-check')")
+            )
+    services.close()
+
+
+def test_a_failed_catalogue_write_leaves_no_half_written_document(tmp_path: Path) -> None:
+    services = Services(make_settings(tmp_path))
+    services.db.create_tables()
+    root = _write(tmp_path / "kb", {"goals.md": GUIDES["goals.md"]})
+    with services.db.engine.begin() as conn:  # the catalogue refuses writes
+        conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON knowledge_chunks BEGIN "
+                          "SELECT RAISE(ABORT, 'disk full'); END"))  # fmt: skip
+    with pytest.raises(Exception, match="disk full"):
+        services.knowledge.ingest_paths([root])
+    assert services.knowledge.list_documents() == [], "the document row rolled back with its chunks"
+    with services.db.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER refuse"))
+    report = services.knowledge.ingest_paths([root])
+    assert report.updated == ["goals.md"] and report.chunks_written == 0, "the vectors were already stored"
+    assert [h.chunk.metadata["source"] for h in services.keyword.search("measurable", 5)] == ["goals.md"]
+    services.close()
+
+
+def test_an_empty_catalogue_is_filled_from_the_store(services: Services, tmp_path: Path) -> None:
+    services.knowledge.ingest_paths([_write(tmp_path / "kb", GUIDES)])
+    with services.db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM knowledge_chunks"))
+    assert services.keyword.search("lantern", 5) == []
+    assert services.knowledge.sync_catalogue() == 3
+    assert services.knowledge.sync_catalogue() == 0, "only when empty"
+    assert [h.chunk.metadata["source"] for h in services.keyword.search("lantern", 5)] == ["award.md"]
+
+
+def test_a_write_through_one_process_is_found_by_another(postgres_url: str, tmp_path: Path) -> None:
+    """Two processes on one PostgreSQL: `companion ingest` in a subprocess, a query here right after."""
+    here = Services(make_settings(tmp_path / "here", database_url=postgres_url))
+    here.db.create_tables()
+    assert here.retriever.retrieve(query="Lantern Award", k=3) == []
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "COMPANION_DATA_DIR": str(tmp_path / "there"),
+        "COMPANION_DATABASE_URL": postgres_url,
+        "COMPANION_EMBEDDINGS__MODE": "fake",
+        "COMPANION_STORE__MODE": "embedded",
+    }
+    root = _write(tmp_path / "kb", GUIDES)
+
+    def cli(*args: str) -> None:
+        done = subprocess.run([sys.executable, "-m", "companion", *args], env=env, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    cli("ingest", str(root))
+    results = here.retriever.retrieve(query="Lantern Award", k=3)
+    assert results and results[0].source == "award.md" and results[0].keyword_score
+    cli("forget", "award.md")
+    assert all(r.source != "award.md" for r in here.retriever.retrieve(query="Lantern Award", k=3))
+    here.close()
 
 
 def _ingest(services: Services, tmp_path: Path, files: dict[str, str]) -> None:
@@ -79,6 +274,7 @@ def test_near_duplicates_are_dropped(services: Services, tmp_path: Path) -> None
     loose = Retriever(
         embedder=services.embedder,
         store=services.store,
+        keyword=services.keyword,
         settings=RetrievalSettings(duplicate_threshold=1.0, k=3),
     )
     loose_sources = [r.source for r in loose.retrieve(query="situation behaviour impact feedback")]

@@ -200,6 +200,9 @@ def serve(
                 f"\n    web sign-in password: {password}\n    API token:            {token}\n"
                 "\nChange the password with `companion users passwd admin`."
             )
+        synced = services.knowledge.sync_catalogue()
+        if synced:
+            err.print(f"Chunk catalogue was empty: copied {synced} chunks from the vector store")
         if (
             settings.seed_sample_knowledge
             and services.store.count() == 0
@@ -207,6 +210,7 @@ def serve(
         ):
             err.print(f"Index is empty: ingesting the sample guides from {settings.sample_knowledge_dir}")
             _print_report(_ingest(services, [settings.sample_knowledge_dir]))
+        services.retriever.warm_up()  # model, vector index and full-text pages loaded before the first query
 
     _run(prepare)
     bind_host, bind_port = host or settings.host, port or settings.port

@@ -1,9 +1,11 @@
 """Knowledge ingestion: files -> text -> heading-aware chunks -> embeddings -> vector store.
 
-Chunk ids come from content hashes, so the store itself says what is already there:
-- a file whose chunk ids all exist is skipped without embedding anything;
-- a changed file gets only its new chunks embedded, then its stale chunks removed (new before old, so a
-  crash midway leaves nothing missing, and the next run finishes the job exactly);
+Chunk ids come from content hashes, so the store and the chunk catalogue (the database table the keyword
+search runs on) say what is already there:
+- a file whose chunk ids all exist in both is skipped without embedding anything;
+- a changed file gets only its new chunks embedded and written to the store, then, in one database
+  transaction, its new catalogue rows, its stale rows removed and its document row; then its stale vectors
+  removed (new before old, so a crash midway leaves nothing missing, and the next run finishes the job);
 - a removed file can be deleted by source, or pruned after a run.
 Embedding is batched across files, so many small guides still fill the model's batches.
 """
@@ -21,6 +23,7 @@ import numpy as np
 from sqlalchemy import select
 
 from companion.errors import InvalidInput, LimitExceeded, NotFound, UnsupportedMediaType
+from companion.knowledge import keyword
 from companion.knowledge.chunking import Chunk, chunk_document
 from companion.knowledge.embeddings import TextEmbedder
 from companion.knowledge.guides import GuideSection, section_of
@@ -32,6 +35,7 @@ from companion.knowledge.loaders import (
     load_bytes,
 )
 from companion.knowledge.schemas import DocumentOut, FileFailure, IngestReport
+from companion.knowledge.sentences import encode_sentences
 from companion.knowledge.store import Metadata, VectorStore
 from companion.settings import IngestLimits
 from companion.storage.db import Database, Document, utcnow
@@ -48,8 +52,10 @@ class _Plan:
     content_hash: str
     size: int
     chunks: list[Chunk]
-    stale_ids: list[str]
-    new_chunks: list[Chunk]
+    stale_ids: list[str]  # in the store or the catalogue, but no longer in the file
+    new_chunks: list[Chunk]  # missing from the store: embedded and written
+    uncatalogued: list[Chunk]  # missing from the catalogue
+    store_stale: list[str]
     is_new: bool
     vectors: np.ndarray | None = field(default=None, repr=False)
 
@@ -258,7 +264,9 @@ class KnowledgeService:
         content_hash = hashlib.sha256(data).hexdigest()
         expected = {c.id for c in chunks}
         existing = self.store.ids_for_source(source)
-        if existing == expected:
+        with self.db.session() as session:
+            catalogued = keyword.ids_for_source(session, source)
+        if existing == expected == catalogued:
             self._record(source, loaded.title, content_hash, len(chunks), len(data), only_if_changed=True)
             return None
         return _Plan(
@@ -267,9 +275,11 @@ class KnowledgeService:
             content_hash=content_hash,
             size=len(data),
             chunks=chunks,
-            stale_ids=sorted(existing - expected),
+            stale_ids=sorted(catalogued - expected),
             new_chunks=[c for c in chunks if c.id not in existing],
-            is_new=not existing,
+            uncatalogued=[c for c in chunks if c.id not in catalogued],
+            store_stale=sorted(existing - expected),
+            is_new=not (existing or catalogued),
         )
 
     def _chunks(self, data: bytes, source: str) -> tuple[LoadedText, list[Chunk]]:
@@ -295,6 +305,9 @@ class KnowledgeService:
     ) -> None:
         texts = [c.indexed_text() for plan in plans for c in plan.new_chunks]
         vectors = self._encode(texts, chunk_progress) if texts else None
+        rows = [c for plan in plans for c in plan.uncatalogued]
+        blobs = encode_sentences(self.embedder, [(c.text, c.heading_path) for c in rows], self.batch_size)
+        sentence_vectors = {c.id: blob for c, blob in zip(rows, blobs, strict=True)}
         offset = 0
         for plan in plans:
             n = len(plan.new_chunks)
@@ -306,11 +319,19 @@ class KnowledgeService:
                     [_metadata(c) for c in plan.new_chunks],
                 )
             offset += n
-            self.store.delete_ids(plan.stale_ids)
-            self._record(plan.source, plan.title, plan.content_hash, len(plan.chunks), plan.size)
+            self._record(
+                plan.source,
+                plan.title,
+                plan.content_hash,
+                len(plan.chunks),
+                plan.size,
+                add=[_catalogue_row(c, sentence_vectors[c.id]) for c in plan.uncatalogued],
+                remove=plan.stale_ids,
+            )
+            self.store.delete_ids(plan.store_stale)
             (report.added if plan.is_new else report.updated).append(plan.source)
             report.chunks_written += n
-            report.chunks_deleted += len(plan.stale_ids)
+            report.chunks_deleted += len(set(plan.stale_ids) | set(plan.store_stale))
             if progress:
                 progress(plan.source)
 
@@ -335,8 +356,15 @@ class KnowledgeService:
         size: int,
         *,
         only_if_changed: bool = False,
+        add: list[dict[str, object]] | None = None,
+        remove: list[str] | None = None,
     ) -> None:
+        """The document's row and its catalogue changes, in one transaction."""
         with self.db.session() as session:
+            if remove:
+                keyword.delete_ids(session, remove)
+            if add:
+                keyword.add_rows(session, add)
             doc = session.scalar(select(Document).where(Document.source == source))
             if doc is None:
                 session.add(
@@ -381,21 +409,48 @@ class KnowledgeService:
     def _delete(self, source: str) -> int:
         """Remove chunks first, then the catalogue row and any kept upload. Returns chunks removed, -1 if
         nothing was known."""
-        removed = self.store.delete_source(source)
+        from_store = self.store.delete_source(source)  # first: after a crash the guide is still listed
+        with self.db.session() as session:
+            catalogued = keyword.delete_source(session, source)
+            doc = session.scalar(select(Document).where(Document.source == source))
+            if doc is not None:
+                session.delete(doc)
+        removed = max(from_store, catalogued)
         kept = self.uploads_dir / source if self.uploads_dir is not None else None
         if kept is not None and kept.parent == self.uploads_dir and kept.is_file():
             kept.unlink()
-        with self.db.session() as session:
-            doc = session.scalar(select(Document).where(Document.source == source))
-            if doc is None and removed == 0:
-                return -1
-            if doc is not None:
-                session.delete(doc)
+        if doc is None and removed == 0:
+            return -1
         return removed
+
+    def sync_catalogue(self) -> int:
+        """Fill an empty chunk catalogue from the vector store (a data dir or backup from before the
+        catalogue existed). Returns the rows written; 0 when the catalogue already has rows."""
+        with self._lock, self.db.session() as session:
+            if keyword.count(session):
+                return 0
+            chunks = list(self.store.iter_all())
+            for i in range(0, len(chunks), self.flush_chunks):
+                batch = chunks[i : i + self.flush_chunks]
+                blobs = encode_sentences(
+                    self.embedder,
+                    [(c.text, str(c.metadata.get("heading", ""))) for c in batch],
+                    self.batch_size,
+                )
+                rows = [
+                    keyword.catalogue_row(c.id, c.text, c.metadata, blob)
+                    for c, blob in zip(batch, blobs, strict=True)
+                ]
+                keyword.add_rows(session, rows)
+            return len(chunks)
 
 
 def _reader(path: Path) -> Callable[[], bytes]:
     return path.read_bytes
+
+
+def _catalogue_row(chunk: Chunk, sentence_vectors: bytes) -> dict[str, object]:
+    return keyword.catalogue_row(chunk.id, chunk.text, _metadata(chunk), sentence_vectors)
 
 
 def _metadata(chunk: Chunk) -> Metadata:

@@ -1,15 +1,32 @@
-"""An in-memory BM25 index over the stored chunks, as a sparse matrix so a query costs milliseconds at
-100k chunks: the score of every chunk is the sum of the matrix columns of the query's terms."""
+"""Keyword search in the database engine, over the chunk catalogue (`knowledge_chunks`).
+
+- SQLite: the FTS5 table `knowledge_chunks_fts` (porter stemming), ranked by FTS5's own `bm25()`.
+- PostgreSQL: the generated tsvector `search_vector` (english stemming) with a GIN index, ranked by
+  `ts_rank_cd`.
+
+Both indexes are kept in step with the catalogue by the database itself (triggers, a generated column), in
+the same transaction as the ingest that writes the rows: nothing is held in memory, nothing is rebuilt, and
+every process (or `serve` replica) on the same database sees a write on its next query. A query is the
+OR of its content words, so a chunk matching any of them is a candidate; filters on source and title are
+part of the SQL.
+
+`tokenize` (a light stemmer) is also used by the assistant and the metrics to compare word sets.
+"""
 
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
-from scipy import sparse
+from sqlalchemy import bindparam, delete, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from companion.knowledge.store import StoredChunk
+from companion.storage.db import Database, KnowledgeChunk
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
@@ -19,6 +36,8 @@ STOPWORDS = frozenset(
     such than that the their theirs them then there these they this those through to too under until up
     very was we were what when where which while who whom why will with would you your yours""".split()
 )
+MAX_QUERY_TERMS = 32
+FILTER_COLUMNS = {"source": "c.source", "title": "c.title"}
 
 
 def tokenize(text: str) -> list[str]:
@@ -37,48 +56,206 @@ def _stem(word: str) -> str:
     return word
 
 
-class KeywordIndex:
-    def __init__(self, ids: list[str], texts: Iterable[str], *, k1: float = 1.5, b: float = 0.75) -> None:
-        self.ids = ids
-        vocab: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        counts: list[int] = []
-        lengths = np.zeros(len(ids), dtype=np.float32)
-        for row, text in enumerate(texts):
-            tokens = tokenize(text)
-            lengths[row] = len(tokens)
-            for term, count in Counter(tokens).items():
-                rows.append(row)
-                cols.append(vocab.setdefault(term, len(vocab)))
-                counts.append(count)
-        self.vocab = vocab
-        n_docs = max(len(ids), 1)
-        tf = np.asarray(counts, dtype=np.float32)
-        row_idx = np.asarray(rows, dtype=np.int64)
-        col_idx = np.asarray(cols, dtype=np.int64)
-        doc_freq = np.bincount(col_idx, minlength=len(vocab)).astype(np.float32)
-        idf = np.log1p((n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
-        avg_len = float(lengths.mean()) if len(ids) else 1.0
-        norm = k1 * (1 - b + b * lengths[row_idx] / max(avg_len, 1e-9))
-        weights = idf[col_idx] * tf * (k1 + 1) / (tf + norm)
-        self._matrix = sparse.csc_matrix(
-            (weights, (row_idx, col_idx)), shape=(len(ids), len(vocab)), dtype=np.float32
-        )
+def query_terms(query: str) -> list[str]:
+    """The query's content words, lower case, unstemmed (the engine stems them), first use order. Only
+    [a-z0-9] characters, so they are safe inside an FTS5 phrase or a tsquery."""
+    seen: dict[str, None] = {}
+    for word in _TOKEN.findall(query.lower()):
+        if word not in STOPWORDS:
+            seen.setdefault(word, None)
+    return list(seen)[:MAX_QUERY_TERMS]
 
-    def __len__(self) -> int:
-        return len(self.ids)
 
-    def search(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Top `n` (row, score) pairs with a positive score; `mask` (bool per row) filters rows."""
-        terms = sorted({self.vocab[t] for t in tokenize(query) if t in self.vocab})
-        if not terms or n <= 0 or not self.ids:
+@dataclass(frozen=True)
+class KeywordHit:
+    chunk: StoredChunk
+    score: float  # higher is better (BM25 on SQLite, ts_rank_cd on PostgreSQL)
+
+
+# ---- the catalogue ------------------------------------------------------------------------------------
+
+
+def catalogue_row(
+    chunk_id: str, text_: str, metadata: Mapping[str, object], sentence_vectors: bytes | None = None
+) -> dict[str, object]:
+    """One `knowledge_chunks` row from a stored chunk's id, text, store metadata and sentence vectors."""
+    return {
+        "sentence_vectors": sentence_vectors,
+        "chunk_id": chunk_id,
+        "source": str(metadata.get("source", "")),
+        "title": str(metadata.get("title", "")),
+        "heading": str(metadata.get("heading", "")),
+        "body": text_,
+        "start": int(str(metadata.get("start", 0))),
+        "end": int(str(metadata.get("end", 0))),
+    }
+
+
+def add_rows(session: Session, rows: Sequence[dict[str, object]]) -> None:
+    """Insert catalogue rows (the full-text index follows in the same transaction)."""
+    for i in range(0, len(rows), 1000):
+        session.execute(insert(KnowledgeChunk), list(rows[i : i + 1000]))
+
+
+def delete_ids(session: Session, chunk_ids: Iterable[str]) -> None:
+    ids = list(chunk_ids)
+    for i in range(0, len(ids), 1000):
+        session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.chunk_id.in_(ids[i : i + 1000])))
+
+
+def delete_source(session: Session, source: str) -> int:
+    result = session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.source == source))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def ids_for_source(session: Session, source: str) -> set[str]:
+    return set(session.scalars(select(KnowledgeChunk.chunk_id).where(KnowledgeChunk.source == source)))
+
+
+def sentence_vectors(db: Database, chunk_ids: Sequence[str]) -> dict[str, bytes]:
+    """The stored sentence vectors (float16 bytes) of these chunks; chunks without any are left out."""
+    if not chunk_ids:
+        return {}
+    with db.session() as session:
+        rows = session.execute(
+            select(KnowledgeChunk.chunk_id, KnowledgeChunk.sentence_vectors).where(
+                KnowledgeChunk.chunk_id.in_(list(chunk_ids))
+            )
+        ).all()
+    return {cid: blob for cid, blob in rows if blob}
+
+
+def count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(KnowledgeChunk)) or 0)
+
+
+# ---- search -------------------------------------------------------------------------------------------
+
+
+class KeywordSearch:
+    """Full-text search over the catalogue, in whichever engine the database is.
+
+    Only the query's *distinctive* words are searched: a word found in `term_limit` chunks or more says
+    little about any one of them (its BM25 weight is near zero) and would make the engine score most of
+    the corpus, so it is left out, like a stopword learned from the corpus. Each word's count is probed
+    with a bounded query (it stops at `term_limit` rows) and remembered for `term_cache_seconds`."""
+
+    def __init__(self, *, db: Database, term_limit: int = 2000, term_cache_seconds: float = 300.0) -> None:
+        self.db = db
+        self.dialect = db.engine.dialect.name
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"keyword search supports SQLite and PostgreSQL, not {self.dialect}")
+        self.term_limit = term_limit
+        self.term_cache_seconds = term_cache_seconds
+        self._term_counts: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def distinctive(self, terms: Sequence[str]) -> list[str]:
+        """The terms found in fewer than `term_limit` chunks."""
+        now = time.monotonic()
+        counts: dict[str, int] = {}
+        unknown: list[str] = []
+        with self._lock:
+            for term in terms:
+                cached = self._term_counts.get(term)
+                if cached is not None and now - cached[1] < self.term_cache_seconds:
+                    counts[term] = cached[0]
+                else:
+                    unknown.append(term)
+        if unknown:
+            if self.dialect == "sqlite":
+                probe = (
+                    "SELECT count(*) FROM (SELECT rowid FROM knowledge_chunks_fts "
+                    "WHERE knowledge_chunks_fts MATCH :q LIMIT :cap)"
+                )
+            else:
+                probe = (
+                    "SELECT count(*) FROM (SELECT 1 FROM knowledge_chunks "
+                    "WHERE search_vector @@ to_tsquery('english', :q) LIMIT :cap) AS s"
+                )
+            with self.db.session() as session:
+                for term in unknown:
+                    q = f'"{term}"' if self.dialect == "sqlite" else term
+                    counts[term] = int(
+                        session.execute(text(probe), {"q": q, "cap": self.term_limit}).scalar() or 0
+                    )
+            with self._lock:
+                if len(self._term_counts) > 50_000:
+                    self._term_counts.clear()
+                for term in unknown:
+                    if counts[term]:  # a word not there yet is probed again: the next write may add it
+                        self._term_counts[term] = (counts[term], now)
+        return [t for t in terms if 0 < counts[t] < self.term_limit]
+
+    def forget_counts(self) -> None:
+        """Drop the remembered word counts (after a large write, or in tests)."""
+        with self._lock:
+            self._term_counts.clear()
+
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, bytes]:
+        """The stored sentence vectors (float16 bytes) of these chunks (see `sentence_vectors`)."""
+        return sentence_vectors(self.db, chunk_ids)
+
+    def search(
+        self,
+        query: str,
+        n: int,
+        *,
+        filters: dict[str, set[str]] | None = None,
+        within: Sequence[str] | None = None,
+    ) -> list[KeywordHit]:
+        """The best `n` chunks for the OR of the query's words, best first. `filters`: allowed values per
+        column (source, title); `within`: only these chunk ids (to score a given candidate list)."""
+        if n <= 0 or (within is not None and not within):
             return []
-        scores = np.asarray(self._matrix[:, terms].sum(axis=1)).ravel()
-        if mask is not None:
-            scores = np.where(mask, scores, 0.0)
-        candidates = np.flatnonzero(scores > 0)
-        if len(candidates) > n:
-            candidates = candidates[np.argpartition(-scores[candidates], n - 1)[:n]]
-        order = candidates[np.argsort(-scores[candidates], kind="stable")]
-        return [(int(i), float(scores[i])) for i in order]
+        terms = self.distinctive(query_terms(query))
+        if not terms:
+            return []
+        params: dict[str, object] = {"n": n}
+        clauses: list[str] = []
+        expanding: list[str] = []
+        for key, values in (filters or {}).items():
+            clauses.append(f"{FILTER_COLUMNS[key]} IN :f_{key}")
+            params[f"f_{key}"] = sorted(values)
+            expanding.append(f"f_{key}")
+        if within is not None:
+            clauses.append("c.chunk_id IN :within")
+            params["within"] = list(within)
+            expanding.append("within")
+        extra = "".join(f" AND {c}" for c in clauses)
+        columns = 'c.chunk_id, c.source, c.title, c.heading, c.body, c.start, c."end"'
+        if self.dialect == "sqlite":
+            params["q"] = " OR ".join(f'"{t}"' for t in terms)
+            sql = (
+                f"SELECT {columns}, -bm25(knowledge_chunks_fts) AS score FROM knowledge_chunks_fts "
+                "JOIN knowledge_chunks c ON c.id = knowledge_chunks_fts.rowid "
+                f"WHERE knowledge_chunks_fts MATCH :q{extra} "
+                "ORDER BY bm25(knowledge_chunks_fts), c.chunk_id LIMIT :n"
+            )
+        else:
+            params["q"] = " | ".join(terms)
+            sql = (
+                f"SELECT {columns}, ts_rank_cd(c.search_vector, q.query) AS score "
+                "FROM knowledge_chunks c, to_tsquery('english', :q) AS q(query) "
+                f"WHERE c.search_vector @@ q.query{extra} ORDER BY score DESC, c.chunk_id LIMIT :n"
+            )
+        statement = text(sql).bindparams(*(bindparam(name, expanding=True) for name in expanding))
+        with self.db.session() as session:
+            rows = session.execute(statement, params).all()
+        return [
+            KeywordHit(
+                chunk=StoredChunk(
+                    id=row.chunk_id,
+                    text=row.body,
+                    metadata={
+                        "source": row.source,
+                        "title": row.title,
+                        "heading": row.heading,
+                        "start": row.start,
+                        "end": row.end,
+                    },
+                ),
+                score=float(row.score),
+            )
+            for row in rows
+        ]

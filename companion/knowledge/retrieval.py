@@ -1,19 +1,33 @@
-"""Hybrid retrieval: dense similarity and BM25 fused by reciprocal rank, then near duplicates dropped."""
+"""Retrieval: dense similarity first, a sentence-level rerank, keyword evidence as a bounded boost, then
+near duplicates dropped.
+
+Ranking modes (`retrieval.ranking`), chosen by measurement (`python -m benchmarks.retrieval_quality`):
+- `rerank` (default): the candidates are the dense top `candidates` plus the keyword top
+  `keyword_candidates`; each scores
+      (1 - sentence_weight) x chunk similarity + sentence_weight x best sentence similarity
+      + keyword_boost x (its keyword score / the best keyword score among the candidates)
+  where the best sentence similarity is the query's cosine with the best-matching of the chunk's sentences
+  and heading (vectors made at ingest by the same model, stored in the catalogue). A chunk found only by
+  keywords is given the lowest chunk similarity of the dense list (an upper bound of its own). Keywords
+  never add more than `keyword_boost`.
+- `rrf`: reciprocal-rank fusion of the dense and keyword rankings with their weights (the old default).
+- `dense`: the dense ranking alone.
+Keyword search runs in the database (`companion.knowledge.keyword`); dense search in Chroma.
+"""
 
 from __future__ import annotations
 
 import re
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
-from companion.errors import InvalidInput
+from companion.errors import CompanionError, InvalidInput
 from companion.knowledge.embeddings import TextEmbedder
-from companion.knowledge.keyword import KeywordIndex
+from companion.knowledge.keyword import KeywordSearch
 from companion.knowledge.schemas import RetrievedChunk
+from companion.knowledge.sentences import best_similarity
 from companion.knowledge.store import StoredChunk, VectorStore
 from companion.settings import RetrievalSettings
 
@@ -22,12 +36,23 @@ _WORDS = re.compile(r"\w+")
 
 
 @dataclass
-class _IndexState:
-    index: KeywordIndex
-    chunks: list[StoredChunk]
-    version: int
-    count: int
-    checked_at: float
+class Candidates:
+    """What ranking works from: the dense list (best first, with similarities), the keyword top list over
+    the whole corpus, the keyword scores of the dense candidates and every candidate's best sentence
+    similarity."""
+
+    dense: list[StoredChunk]
+    keyword: list[tuple[StoredChunk, float]]
+    keyword_scores: dict[str, float] = field(default_factory=dict)
+    sentence: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scored:
+    chunk: StoredChunk
+    score: float
+    similarity: float | None
+    keyword: float | None
 
 
 class Retriever:
@@ -36,15 +61,13 @@ class Retriever:
         *,
         embedder: TextEmbedder,
         store: VectorStore,
+        keyword: KeywordSearch,
         settings: RetrievalSettings,
-        refresh_seconds: float = 5.0,
     ) -> None:
         self.embedder = embedder
         self.store = store
+        self.keyword = keyword
         self.settings = settings
-        self.refresh_seconds = refresh_seconds
-        self._state: _IndexState | None = None
-        self._lock = threading.Lock()
 
     def retrieve(
         self, *, query: str, k: int | None = None, filters: dict[str, Any] | None = None
@@ -53,73 +76,125 @@ class Retriever:
         if not query:
             raise InvalidInput("query is empty: ask something, e.g. 'how do I set SMART goals?'")
         k = k or self.settings.k
+        found = self.candidates(query, max(self.settings.candidates, k), filters)
+        ranked = rank(found, self.settings)
+        kept = drop_duplicates(ranked, k, self.settings.duplicate_threshold, self.settings.max_per_source)
+        return [_to_result(s) for s in kept]
+
+    def warm_up(self) -> float:
+        """Load the model, the vector index and the full-text index before the first request, so that
+        it is served as fast as any other. Returns the seconds taken; a backend that is down is left for
+        the request to report."""
+        started = time.perf_counter()
+        try:
+            self.retrieve(query="how do I agree goals with my mentee?")
+        except CompanionError:
+            pass
+        return time.perf_counter() - started
+
+    def candidates(
+        self, query: str, n: int, filters: dict[str, Any] | None = None, *, keyword_n: int | None = None
+    ) -> Candidates:
+        """The dense top `n` and the keyword evidence the ranking needs (see the module docstring)."""
         where, allowed = _parse_filters(filters)
-        n = max(self.settings.candidates, k)
-        vector = self.embedder.encode([query])[0]
-        dense = self.store.query(vector, n, where)
-        state = self._keyword_state()
-        mask = None
-        if allowed:
-            mask = np.array([_matches(c.metadata, allowed) for c in state.chunks], dtype=bool)
-        keyword = [(state.chunks[row], score) for row, score in state.index.search(query, n, mask)]
-
-        fused: dict[str, float] = {}
-        by_id: dict[str, StoredChunk] = {}
-        similarity: dict[str, float] = {}
-        keyword_score: dict[str, float] = {}
-        for rank, chunk in enumerate(dense, start=1):
-            fused[chunk.id] = fused.get(chunk.id, 0.0) + self.settings.dense_weight / (
-                self.settings.rrf_k + rank
-            )
-            by_id[chunk.id] = chunk
-            similarity[chunk.id] = chunk.similarity or 0.0
-        for rank, (chunk, score) in enumerate(keyword, start=1):
-            fused[chunk.id] = fused.get(chunk.id, 0.0) + self.settings.keyword_weight / (
-                self.settings.rrf_k + rank
-            )
-            by_id.setdefault(chunk.id, chunk)
-            keyword_score[chunk.id] = score
-
-        ranked = sorted(fused, key=lambda cid: (-fused[cid], cid))
-        kept: list[RetrievedChunk] = []
-        kept_shingles: list[set[tuple[str, ...]]] = []
-        for cid in ranked:
-            chunk = by_id[cid]
-            shingles = _shingles(chunk.text)
-            if any(_jaccard(shingles, other) > self.settings.duplicate_threshold for other in kept_shingles):
-                continue
-            kept.append(_to_result(chunk, fused[cid], similarity.get(cid), keyword_score.get(cid)))
-            kept_shingles.append(shingles)
-            if len(kept) == k:
-                break
-        return kept
-
-    def _keyword_state(self) -> _IndexState:
-        with self._lock:
-            state = self._state
-            now = time.monotonic()
-            if state is not None and state.version == self.store.version:
-                if now - state.checked_at < self.refresh_seconds:
-                    return state
-                count = self.store.count()  # someone else may have written to a shared server
-                if count == state.count:
-                    state.checked_at = now
-                    return state
-            version = self.store.version
-            chunks = list(self.store.iter_all())
-            index = KeywordIndex([c.id for c in chunks], (_indexed_text(c) for c in chunks))
-            self._state = _IndexState(index, chunks, version, len(chunks), now)
-            return self._state
+        settings = self.settings
+        dense: list[StoredChunk] = []
+        vector = None
+        if settings.ranking == "rrf" and settings.dense_weight == 0:
+            pass  # keyword only: skip embedding the query and the vector search
+        else:
+            vector = self.embedder.embed_vector(query)
+            dense = self.store.query(vector, n, where)
+        if settings.ranking == "dense" or (settings.ranking == "rrf" and settings.keyword_weight == 0):
+            return Candidates(dense=dense, keyword=[])
+        if keyword_n is None:
+            keyword_n = n if settings.ranking == "rrf" else settings.keyword_candidates
+        hits = self.keyword.search(query, keyword_n, filters=allowed)
+        scores = {h.chunk.id: h.score for h in hits}
+        missing = [c.id for c in dense if c.id not in scores]
+        if missing and settings.ranking != "rrf":
+            for hit in self.keyword.search(query, len(missing), filters=allowed, within=missing):
+                scores[hit.chunk.id] = hit.score
+        found = Candidates(dense=dense, keyword=[(h.chunk, h.score) for h in hits], keyword_scores=scores)
+        if settings.ranking == "rerank" and settings.sentence_weight > 0 and vector is not None:
+            ids = list(dict.fromkeys([*(c.id for c in dense), *(h.chunk.id for h in hits)]))
+            for cid, blob in self.keyword.sentence_vectors(ids).items():
+                similarity = best_similarity(blob, vector)
+                if similarity is not None:
+                    found.sentence[cid] = similarity
+        return found
 
 
-def _indexed_text(chunk: StoredChunk) -> str:
-    meta = chunk.metadata
-    return f"{meta.get('title', '')} {meta.get('heading', '')}\n{chunk.text}"
+def rank(found: Candidates, settings: RetrievalSettings) -> list[Scored]:
+    """Order the candidates by the configured ranking (best first, ties by id)."""
+    if settings.ranking == "rrf":
+        return _rrf(found, settings)
+    similarity = {c.id: c.similarity or 0.0 for c in found.dense}
+    by_id: dict[str, StoredChunk] = {c.id: c for c in found.dense}
+    if settings.ranking == "dense":
+        scored = [Scored(c, similarity[c.id], similarity[c.id], None) for c in found.dense]
+        return sorted(scored, key=lambda s: (-s.score, s.chunk.id))
+    keyword = dict(found.keyword_scores)
+    for chunk, score in found.keyword:
+        by_id.setdefault(chunk.id, chunk)
+        keyword.setdefault(chunk.id, score)
+    floor = min(similarity.values(), default=0.0)
+    best = max(keyword.values(), default=0.0)
+    weight = settings.sentence_weight
+    scored = []
+    for cid, chunk in by_id.items():
+        sim = similarity.get(cid)
+        kw = keyword.get(cid)
+        base = floor if sim is None else sim
+        sentence = found.sentence.get(cid, base)
+        boost = settings.keyword_boost * (kw / best) if kw and best > 0 else 0.0
+        scored.append(Scored(chunk, (1 - weight) * base + weight * sentence + boost, sim, kw))
+    return sorted(scored, key=lambda s: (-s.score, s.chunk.id))
 
 
-def _to_result(
-    chunk: StoredChunk, score: float, similarity: float | None, keyword: float | None
-) -> RetrievedChunk:
+def _rrf(found: Candidates, settings: RetrievalSettings) -> list[Scored]:
+    fused: dict[str, float] = {}
+    by_id: dict[str, StoredChunk] = {}
+    similarity: dict[str, float] = {}
+    keyword_score: dict[str, float] = {}
+    for rank_, chunk in enumerate(found.dense, start=1):
+        fused[chunk.id] = fused.get(chunk.id, 0.0) + settings.dense_weight / (settings.rrf_k + rank_)
+        by_id[chunk.id] = chunk
+        similarity[chunk.id] = chunk.similarity or 0.0
+    for rank_, (chunk, score) in enumerate(found.keyword, start=1):
+        fused[chunk.id] = fused.get(chunk.id, 0.0) + settings.keyword_weight / (settings.rrf_k + rank_)
+        by_id.setdefault(chunk.id, chunk)
+        keyword_score[chunk.id] = score
+    ranked = sorted(fused, key=lambda cid: (-fused[cid], cid))
+    return [Scored(by_id[c], fused[c], similarity.get(c), keyword_score.get(c)) for c in ranked]
+
+
+def drop_duplicates(ranked: list[Scored], k: int, threshold: float, max_per_source: int = 0) -> list[Scored]:
+    """The first `k`, skipping any chunk whose word trigrams overlap a kept one's above `threshold`, and
+    (when `max_per_source` > 0) any chunk of a guide that already has that many kept; those skipped for
+    their guide fill the list at the end when fewer than `k` others remain."""
+    kept: list[Scored] = []
+    spare: list[Scored] = []
+    kept_shingles: list[frozenset[tuple[str, ...]]] = []
+    per_source: dict[str, int] = {}
+    for item in ranked:
+        shingles = _shingles(item.chunk.text)
+        if any(_jaccard(shingles, other) > threshold for other in kept_shingles):
+            continue
+        source = str(item.chunk.metadata.get("source", ""))
+        if max_per_source and per_source.get(source, 0) >= max_per_source:
+            spare.append(item)
+            continue
+        per_source[source] = per_source.get(source, 0) + 1
+        kept.append(item)
+        kept_shingles.append(shingles)
+        if len(kept) == k:
+            break
+    return kept + spare[: k - len(kept)]
+
+
+def _to_result(item: Scored) -> RetrievedChunk:
+    chunk, score, similarity, keyword = item.chunk, item.score, item.similarity, item.keyword
     meta = chunk.metadata
     heading = str(meta.get("heading", ""))
     source = str(meta.get("source", ""))
@@ -154,18 +229,15 @@ def _parse_filters(filters: dict[str, Any] | None) -> tuple[dict[str, Any] | Non
     return where, allowed
 
 
-def _matches(metadata: dict[str, Any], allowed: dict[str, set[str]]) -> bool:
-    return all(str(metadata.get(key, "")) in values for key, values in allowed.items())
-
-
-def _shingles(text: str) -> set[tuple[str, ...]]:
+@lru_cache(maxsize=4096)
+def _shingles(text: str) -> frozenset[tuple[str, ...]]:
     words = _WORDS.findall(text.lower())
     if len(words) < 3:
-        return {tuple(words)}
-    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+        return frozenset({tuple(words)})
+    return frozenset(tuple(words[i : i + 3]) for i in range(len(words) - 2))
 
 
-def _jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
+def _jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)

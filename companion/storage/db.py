@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -127,6 +127,52 @@ class Document(Base):
     chunks: Mapped[int] = mapped_column(Integer)
     size_bytes: Mapped[int] = mapped_column(Integer)
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class KnowledgeChunk(Base):
+    """The chunk catalogue: every stored chunk's text and citation fields, written in the same transaction
+    as its document's row. The database's full-text index is built over it (SQLite FTS5 table
+    `knowledge_chunks_fts` kept in step by triggers; PostgreSQL a generated `search_vector` tsvector with a
+    GIN index), both made by migration 0003 and invisible to the models (see `ENGINE_MANAGED`)."""
+
+    __tablename__ = "knowledge_chunks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chunk_id: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    source: Mapped[str] = mapped_column(String(500), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    heading: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    sentence_vectors: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+# Schema objects the full-text search of each database engine owns, made by raw DDL in migration 0003:
+# not in the models, so schema comparisons leave them out.
+ENGINE_MANAGED_TABLES = frozenset(
+    {
+        "knowledge_chunks_fts",
+        "knowledge_chunks_fts_data",
+        "knowledge_chunks_fts_idx",
+        "knowledge_chunks_fts_content",
+        "knowledge_chunks_fts_docsize",
+        "knowledge_chunks_fts_config",
+    }
+)
+ENGINE_MANAGED_COLUMNS = frozenset({("knowledge_chunks", "search_vector")})
+ENGINE_MANAGED_INDEXES = frozenset({"ix_knowledge_chunks_search_vector"})
+
+
+def include_name(name: str | None, type_: str, parent_names: Mapping[Any, str | None]) -> bool:
+    """Alembic `include_name` hook: leaves the engine-managed full-text objects out of comparisons."""
+    if type_ == "table":
+        return name not in ENGINE_MANAGED_TABLES
+    if type_ == "column":
+        return (str(parent_names.get("table_name")), str(name)) not in ENGINE_MANAGED_COLUMNS
+    if type_ == "index":
+        return name not in ENGINE_MANAGED_INDEXES
+    return True
 
 
 class Mentorship(Base):
@@ -418,9 +464,22 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    import sqlite3
+    import time
+
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # Switching to WAL needs the database to itself, and SQLite does not wait for that through the busy
+    # timeout: while another process migrates a new database, retry for as long as the timeout would.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     cursor.close()
 
 
