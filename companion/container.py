@@ -9,7 +9,9 @@ from __future__ import annotations
 from functools import cached_property
 
 from companion.assistant.generation import Generator
+from companion.assistant.composer import SentenceVectors
 from companion.assistant.llm import ChatModel, build_chat_model
+from companion.assistant.policy import CalibrationStore, PolishPolicy
 from companion.assistant.prompts import PromptLibrary
 from companion.assistant.service import MentoringService
 from companion.evaluation.runner import EvaluationService
@@ -90,6 +92,25 @@ class Services:
             generator=generator,
             records=self.records,
             settings=self.settings.assistant,
+            sentences=self.sentence_vectors,
+            policy=self.polish_policy,
+        )
+
+    @cached_property
+    def sentence_vectors(self) -> SentenceVectors:
+        return SentenceVectors(self.embedder)
+
+    @cached_property
+    def calibrations(self) -> CalibrationStore:
+        return CalibrationStore(db=self.db)
+
+    @cached_property
+    def polish_policy(self) -> PolishPolicy:
+        return PolishPolicy(
+            settings=self.settings.assistant,
+            calibrations=self.calibrations,
+            backend=self.llm.name,
+            local=self.settings.llm.mode == "local",
         )
 
     @cached_property

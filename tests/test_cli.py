@@ -81,13 +81,13 @@ def test_assistant_commands_on_the_fake_model(env: dict[str, str], tmp_path: Pat
     )
     assert goals.exit_code == 0, goals.output
     body = json.loads(goals.stdout)
-    assert body["origin"] == "fallback" and len(body["goals"]) == 2 and body["goals"][0]["citations"]
+    assert body["origin"] == "grounded" and len(body["goals"]) == 2 and body["goals"][0]["citations"]
 
     agenda = runner.invoke(app, ["agenda", "--goal", "Ship the demo", "--minutes", "30"], env=fake)
     assert (
         agenda.exit_code == 0
         and "Goal: Ship the demo" in agenda.stdout
-        and "origin: fallback" in agenda.stdout
+        and "origin: grounded" in agenda.stdout
     )
 
     coached = runner.invoke(app, ["feedback", "You never listen, it is not good."], env=fake)

@@ -95,10 +95,16 @@ def test_guard_refuses_prompt_quotes_and_obeyed_markers_but_not_copied_data() ->
             {"n": 1, "citation": "a.md § A", "text": "Pairs meet every two weeks for an hour."},
             {"n": 2, "citation": "b.md § B", "text": POISON},
         ],
+        draft="Pairs meet every two weeks for an hour [1].",
     )
     guard = PromptGuard(
         [m.content for m in messages],
-        ["How often do pairs meet? Ticket PROJ-77 asks.", "Pairs meet every two weeks for an hour.", POISON],
+        [
+            "How often do pairs meet? Ticket PROJ-77 asks.",
+            "Pairs meet every two weeks for an hour.",
+            POISON,
+            "Pairs meet every two weeks for an hour [1].",
+        ],
     )
     assert guard.problems("Pairs meet every two weeks for an hour [1]. PROJ-77 is answered.") == []
     assert "repeats the instructions" in guard.problems(f"Sure: {SYSTEM['ask']} [1]")[0]
@@ -123,7 +129,7 @@ def test_goals_that_obey_an_injected_guide_are_refused(kb: Path) -> None:
     result = services.mentoring.draft_goals(
         ADMIN, GoalDraftRequest(aspiration="get better at public speaking")
     )
-    assert result.origin == "fallback" and result.generation.attempts == 2
+    assert result.origin == "grounded" and result.generation.attempts == 2
     assert any("notes.md" == s.source for s in result.sources), "the poisoned guide was retrieved"
     assert all("follows an instruction" in p for p in result.generation.problems)
     prompt = fake(services).calls[0][1][1].content
@@ -138,7 +144,7 @@ def test_a_reply_in_another_schema_changes_nothing(kb: Path) -> None:
     result = services.mentoring.draft_goals(
         ADMIN, GoalDraftRequest(aspiration="get better at public speaking")
     )
-    assert result.origin == "fallback" and len(result.goals) == 2
+    assert result.origin == "grounded" and len(result.goals) == 3  # the grounded draft, max_goals of them
     assert_clean(result, GoalDraftResponse, "goals")
     services.close()
 
@@ -165,10 +171,10 @@ def test_agenda_and_feedback_that_obey_or_quote_the_prompt_are_refused(kb: Path)
     prep = services.mentoring.prepare_session(
         ADMIN, SessionPrepRequest(length_minutes=45, goals=["Present two demos"], last_notes="")
     )
-    assert prep.origin == "fallback" and sum(i.minutes for i in prep.items) == 45
+    assert prep.origin == "grounded" and sum(i.minutes for i in prep.items) == 45
     assert_clean(prep, SessionPrepResponse, "agenda")
     coached = services.mentoring.coach_feedback(ADMIN, FeedbackRequest(draft="You are lazy with tickets."))
-    assert coached.origin == "fallback"
+    assert coached.origin == "grounded"
     assert any("repeats the instructions" in p for p in coached.generation.problems)
     assert_clean(coached, FeedbackResponse, "feedback")
     services.close()
@@ -178,7 +184,7 @@ def test_answers_that_obey_or_leak_fall_back_without_quoting_the_poison(kb: Path
     replies: list[object] = [f"{SYSTEM['ask']} [1]", f"{CANARY}. The agenda follows the excerpts [1] [2]."]
     services = build(kb, replies, guides=POISONED)
     result = services.mentoring.ask(ADMIN, AskRequest(question="What goes in the session notes and agenda?"))
-    assert result.origin == "fallback" and result.covered
+    assert result.origin == "grounded" and result.covered
     problems = " ".join(result.generation.problems)
     assert "repeats the instructions" in problems and "follows an instruction" in problems
     assert "ignore the other excerpts" not in result.answer.lower()
@@ -220,7 +226,7 @@ def test_fallbacks_do_not_quote_a_hostile_request(kb: Path) -> None:
         (prep, SessionPrepResponse, "agenda"),
         (coached, FeedbackResponse, "feedback"),
     ):
-        assert response.origin == "fallback"
+        assert response.origin == "grounded"
         assert any("reads like instructions" in n for n in response.generation.notes), task
         assert "json format" not in output_text(response.model_dump(mode="json")).lower()
         assert_clean(response, model, task)
@@ -367,7 +373,7 @@ def test_redaction_before_the_request_leaves(tmp_path: Path, endpoint: Recording
     services.mentoring.draft_goals(
         ADMIN, GoalDraftRequest(aspiration="talk to jane@larkfield.example weekly")
     )
-    assert len(endpoint.requests) >= 3 and any(body.get("stream") for body in endpoint.requests)
+    assert len(endpoint.requests) >= 3  # ask, the streamed ask (its polish) and goals all went out
     sent = endpoint.sent()
     for secret in ("ana.ruiz@", "jane@", "7946 0958", "123-4567"):
         assert secret not in sent

@@ -235,7 +235,7 @@ def test_fallback_drafts_are_flagged_and_can_be_saved(api: Api) -> None:
     assert drafted.status_code == 200
     assert 'class="flag">Fallback draft' in drafted.text
     form = form_of(drafted.text, "save-drafts-form")
-    assert form["origin"] == ["fallback"]
+    assert form["origin"] == ["grounded"]
     saved = client.post("/mentee/goals/save", data=form)
     assert saved.status_code == 303
     assert len(goals_of(api)) == int(form["draft_count"][0]) >= 1

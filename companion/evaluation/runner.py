@@ -302,6 +302,8 @@ class EvaluationService:
             generator=self.mentoring.generator,
             records=self.mentoring.records,
             settings=self.mentoring.settings,
+            sentences=self.mentoring.sentences,
+            policy=self.mentoring.policy,
             today=self.mentoring.today,
         )
         return service, tracer
