@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from companion.assistant.generation import Generator
 from companion.assistant.composer import SentenceVectors
+from companion.assistant.generation import Generator
 from companion.assistant.llm import ChatModel, build_chat_model
 from companion.assistant.policy import CalibrationStore, PolishPolicy
 from companion.assistant.prompts import PromptLibrary

@@ -90,9 +90,10 @@ def test_assistant_commands_on_the_fake_model(env: dict[str, str], tmp_path: Pat
         and "origin: grounded" in agenda.stdout
     )
 
-    coached = runner.invoke(app, ["feedback", "You never listen, it is not good."], env=fake)
+    coached = runner.invoke(app, ["feedback", "You never listen [to me], it is not good."], env=fake)
     assert coached.exit_code == 0
-    assert "[when and where it happened" in coached.stdout, "bracketed placeholders survive rich markup"
+    assert "you did not listen [to me]" in coached.stdout, "the mentor's brackets survive rich markup"
+    assert "? When and where did this happen" in coached.stdout, "missing parts are asked, not blanks"
     assert "Replaced the absolute word 'never'" in coached.stdout
 
     scripted = {

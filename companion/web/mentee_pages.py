@@ -182,7 +182,7 @@ def _draft_rows_from(form: FormData) -> list[dict[str, Any]]:
 
 
 def _origin(form: FormData) -> str:
-    return "fallback" if field(form, "origin") == "fallback" else "model"
+    return "grounded" if field(form, "origin") == "grounded" else "model"
 
 
 # ---- my goals ----------------------------------------------------------------------------------------
@@ -234,7 +234,11 @@ def draft_goals(request: Request, services: ServicesDep, user: MenteePage, form:
     try:
         count = _whole_number(ask["max_goals"] or "3", "Number of goals", 1, MAX_DRAFTS)
         body = _validated(
-            GoalDraftRequest, aspiration=ask["aspiration"], context=ask["context"], max_goals=count
+            GoalDraftRequest,
+            aspiration=ask["aspiration"],
+            context=ask["context"],
+            max_goals=count,
+            polish=field(form, "polish") == "1",
         )
         result = services.mentoring.draft_goals(user.principal, body)
     except CompanionError as exc:
@@ -349,7 +353,10 @@ def prepare_session(
             active = [g.statement for g in services.records.list_goals(me, me.id, status="active")]
             goals = [prep["focus"], *active][:10]
         result = services.mentoring.prepare_session(
-            me, _validated(SessionPrepRequest, length_minutes=length, goals=goals)
+            me,
+            _validated(
+                SessionPrepRequest, length_minutes=length, goals=goals, polish=field(form, "polish") == "1"
+            ),
         )
     except CompanionError as exc:
         return _prepare_page(
