@@ -134,6 +134,7 @@ class Services:
             llm=self.llm,
             prompts=self.prompts,
             settings=self.settings,
+            calibrations=self.calibrations,
         )
 
     @cached_property

@@ -117,8 +117,12 @@ def _rows(engine: Engine, names: list[str]) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_revisions_are_one_line_named_by_id() -> None:
     scripts = list(migrate._scripts().walk_revisions())
-    assert migrate.head() == "0002"
-    assert [(s.revision, s.down_revision) for s in reversed(scripts)] == [("0001", None), ("0002", "0001")]
+    assert migrate.head() == "0006"
+    assert [(s.revision, s.down_revision) for s in reversed(scripts)] == [
+        ("0001", None),
+        ("0002", "0001"),
+        ("0006", "0002"),
+    ]
     for script in scripts:
         assert Path(script.path).name.startswith(f"r{script.revision}_")
 
@@ -127,8 +131,8 @@ def test_upgrade_from_empty_matches_the_models(any_db_settings: Settings) -> Non
     db = _db(any_db_settings)
     assert db.schema_revision() is None
     result = db.create_tables()
-    assert (result.before, result.after, result.adopted) == (None, "0002", None)
-    assert db.schema_revision() == "0002"
+    assert (result.before, result.after, result.adopted) == (None, "0006", None)
+    assert db.schema_revision() == "0006"
     assert set(inspect(db.engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
     assert _differences(db.engine) == [], "a model changed without a migration: `companion db revision`"
 
@@ -147,8 +151,8 @@ def test_previous_release_is_stamped_and_upgraded_with_rows_intact(any_db_settin
     before = _seed_previous_release(db.engine)
 
     result = db.create_tables()
-    assert (result.before, result.adopted, result.after) == (None, "0001", "0002")
-    assert db.schema_revision() == "0002"
+    assert (result.before, result.adopted, result.after) == (None, "0001", "0006")
+    assert db.schema_revision() == "0006"
     assert _rows(db.engine, list(before)) == before
     assert _differences(db.engine) == []
 
@@ -201,10 +205,12 @@ def test_downgrade_of_0002_keeps_the_old_rows(any_db_settings: Settings) -> None
 
 def test_database_from_the_development_schema_is_stamped_at_head(tmp_path: Path) -> None:
     db = _db(make_settings(tmp_path))
-    Base.metadata.create_all(db.engine)  # what df06e4e's create_all made, without a revision
+    # what df06e4e's create_all made, without a revision: the tables of 0002 (later revisions add theirs)
+    later = {"model_calibrations"}
+    Base.metadata.create_all(db.engine, tables=[t for t in Base.metadata.sorted_tables if t.name not in later])
     result = db.create_tables()
-    assert (result.before, result.adopted, result.after) == (None, "0002", "0002")
-    assert db.schema_revision() == "0002"
+    assert (result.before, result.adopted, result.after) == (None, "0002", "0006")
+    assert db.schema_revision() == "0006"
     db.dispose()
 
 
@@ -273,9 +279,9 @@ def test_two_processes_starting_at_once_migrate_once(any_db_settings: Settings) 
         out, errors = racer.communicate(timeout=120)
         assert racer.returncode == 0, errors
         outcomes.append(json.loads(out.strip().splitlines()[-1]))
-    assert sorted(outcomes, key=str) == [["0002", "0002"], [None, "0002"]], "exactly one migrated"
+    assert sorted(outcomes, key=str) == [["0006", "0006"], [None, "0006"]], "exactly one migrated"
     db = _db(any_db_settings)
-    assert db.schema_revision() == "0002" and _differences(db.engine) == []
+    assert db.schema_revision() == "0006" and _differences(db.engine) == []
     db.dispose()
 
 
@@ -287,7 +293,7 @@ def test_a_backup_from_the_previous_schema_restores_at_head(tmp_path: Path) -> N
     manifest = backup(
         db=source.db, store=source.store, embedder_name=source.embedder.name, dest=tmp_path / "bk"
     )
-    assert manifest["schema"] == "0002"
+    assert manifest["schema"] == "0006"
     source.close()
 
     # turn it into a backup the previous release would have written
@@ -303,7 +309,7 @@ def test_a_backup_from_the_previous_schema_restores_at_head(tmp_path: Path) -> N
 
     target = Services(make_settings(tmp_path / "target"))
     restore(db=target.db, store=target.store, embedder_name=target.embedder.name, source=tmp_path / "bk")
-    assert target.db.schema_revision() == "0002"
+    assert target.db.schema_revision() == "0006"
     with target.db.session() as session:
         assert [(u.name, u.password_hash) for u in session.scalars(select(User))] == [("mia", None)]
     target.close()
@@ -326,20 +332,20 @@ def test_cli_db_current_and_upgrade(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         return result.stdout
 
-    assert run("current").startswith("none (head is 0002)")
-    assert run("upgrade").strip() == "created the schema at 0002 (head)"
-    assert run("current").strip() == "0002 (head)"
-    assert run("upgrade").strip() == "already at 0002 (head)"
+    assert run("current").startswith("none (head is 0006)")
+    assert run("upgrade").strip() == "created the schema at 0006 (head)"
+    assert run("current").strip() == "0006 (head)"
+    assert run("upgrade").strip() == "already at 0006 (head)"
 
     db = Database(f"sqlite:///{tmp_path / 'data' / 'companion.db'}")
     migrate.downgrade(db.engine, "0001")
     db.dispose()
-    assert run("current").startswith("0001 (head is 0002)")
-    assert run("upgrade").strip() == "upgraded from 0001 to 0002 (head)"
+    assert run("current").startswith("0001 (head is 0006)")
+    assert run("upgrade").strip() == "upgraded from 0001 to 0006 (head)"
 
     (tmp_path / "old").mkdir()
     old = Database(f"sqlite:///{tmp_path / 'old' / 'companion.db'}")
     _as_previous_release(old.engine)
     old.dispose()
     env["COMPANION_DATA_DIR"] = str(tmp_path / "old")
-    assert run("upgrade").strip() == "stamped a database from before migrations as 0001; now at 0002 (head)"
+    assert run("upgrade").strip() == "stamped a database from before migrations as 0001; now at 0006 (head)"
