@@ -637,7 +637,10 @@ def _request_from(observations: list[str]) -> str:
     for obs in observations:
         if "mistakes that a check" in obs or "details were missed" in obs:
             return "do one check of the details before you share the work"
-    return "agree with me one specific thing to do differently next time"
+    for obs in observations:
+        if re.search(r"\binterrupt", obs, re.I):
+            return "let people finish their point before you come in"
+    return "agree with me one specific thing to try differently"
 
 
 def _lower_first(text: str) -> str:
