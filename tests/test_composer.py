@@ -47,7 +47,8 @@ SESSIONS = chunk(
     1,
     "# Sessions\n\n## How often to meet\n\nPairs meet every two weeks for about an hour. A session that is "
     "moved should be rebooked within the same week.\n\n| Format | Rhythm |\n|---|---|\n| One-to-one | Every "
-    "two weeks, 60 minutes |\n| Mentoring Circle | Monthly, 90 minutes |\n\nWhat should a first session cover?",
+    "two weeks, 60 minutes |\n| Mentoring Circle | Monthly, 90 minutes |\n\n"
+    "What should a first session cover?",
 )
 AWARD = chunk(2, "# Recognition\n\nThe Lantern Award is given each December to up to three mentors for "
               "outstanding mentoring.")  # fmt: skip
@@ -131,7 +132,7 @@ def test_goals_use_the_aspirations_own_terms_and_differ_between_aspirations() ->
             aspiration=aspiration, context="", max_goals=3, grounding=grounding, today=TODAY, horizon=HORIZON
         )
         assert len(goals) == 3
-        key = {w for w in re.findall(r"[a-z]{5,}", aspiration.lower())} - {"better", "learn", "instead"}
+        key = set(re.findall(r"[a-z]{5,}", aspiration.lower())) - {"better", "learn", "instead"}
         first = goals[0]
         assert any(w[:5] in first.measure.lower() for w in key), (aspiration, first.measure)
         assert re.search(r"\d", first.measure), "the measure counts something"

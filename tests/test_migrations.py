@@ -207,7 +207,8 @@ def test_database_from_the_development_schema_is_stamped_at_head(tmp_path: Path)
     db = _db(make_settings(tmp_path))
     # what df06e4e's create_all made, without a revision: the tables of 0002 (later revisions add theirs)
     later = {"model_calibrations"}
-    Base.metadata.create_all(db.engine, tables=[t for t in Base.metadata.sorted_tables if t.name not in later])
+    tables = [t for t in Base.metadata.sorted_tables if t.name not in later]
+    Base.metadata.create_all(db.engine, tables=tables)
     result = db.create_tables()
     assert (result.before, result.adopted, result.after) == (None, "0002", "0006")
     assert db.schema_revision() == "0006"

@@ -55,8 +55,10 @@ def test_auto_follows_the_latest_calibration_of_this_backend_and_prompt(tmp_path
     )
 
 
-@pytest.mark.parametrize(("rule", "local", "calls"), [("call", True, True), ("skip", False, False),
-                                                      ("skip_local", True, False), ("skip_local", False, True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("rule", "local", "calls"),
+    [("call", True, True), ("skip", False, False), ("skip_local", True, False), ("skip_local", False, True)],
+)
 def test_auto_without_calibration(tmp_path: Path, rule: str, local: bool, calls: bool) -> None:
     services = build(
         tmp_path, [], extra={"assistant": {"min_similarity": 0.05, "auto_without_calibration": rule}}
