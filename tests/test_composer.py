@@ -260,3 +260,30 @@ def test_agenda_never_quotes_hostile_goals_or_notes() -> None:
     )
     text = " ".join([*(i.title + i.purpose for i in items), *questions])
     assert "PWNED" not in text and "Ignore" not in text
+
+
+@pytest.mark.parametrize(
+    ("draft", "gone", "kept"),
+    [
+        ("For a young person you handled the client surprisingly well.", "young",
+         "you handled the client well"),
+        ("You're quite aggressive for a woman when you push back.", "woman", "when you push back"),
+        ("Older engineers like you struggle with new frameworks, so stick to maintenance.", "older",
+         "new frameworks"),
+    ],
+)  # fmt: skip
+def test_personal_characteristics_are_dropped_not_rewritten(draft: str, gone: str, kept: str) -> None:
+    result = compose_feedback(draft=draft)
+    text = " ".join([result.rewritten, result.behaviour, result.impact, result.next_step]).lower()
+    assert gone not in text and "maintenance" not in text
+    assert kept in result.rewritten
+
+
+def test_praise_is_kept_and_a_vague_verdict_keeps_its_topic() -> None:
+    praised = compose_feedback(
+        draft="Great job on the launch, but you were disorganized about the rollback plan."
+    )
+    assert praised.rewritten.startswith("Great job on the launch.") and "rollback plan" in praised.rewritten
+    vague = compose_feedback(draft="You need to improve your communication.")
+    assert "your communication" in vague.rewritten and "need to improve" not in vague.rewritten
+    assert "What exactly did you see or hear the person do?" in vague.questions

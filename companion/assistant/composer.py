@@ -471,7 +471,7 @@ _BEHAVIOUR_OF = {
     "lazy": "work was not finished when it was agreed",
     "careless": "details were missed that a second look would have caught",
     "sloppy": "there were mistakes that a check would have caught",
-    "incompetent": "the result did not meet what was agreed",
+    "incompetent": "the work did not meet what was agreed",
     "stupid": "the approach did not work out",
     "dumb": "the approach did not work out",
     "rude": "the tone came across as sharp to others",
@@ -479,7 +479,7 @@ _BEHAVIOUR_OF = {
     "selfish": "the team's needs were not taken into account",
     "unprofessional": "this fell short of what the team agreed",
     "hopeless": "progress has stalled",
-    "useless": "the result could not be used as it was",
+    "useless": "the work could not be used as it was",
     "clueless": "some of the context was missing",
     "disorganized": "the work was hard for others to follow",
     "disorganised": "the work was hard for others to follow",
@@ -492,7 +492,7 @@ _BEHAVIOUR_OF = {
     "attitude problem": "the reaction got in the way of the work",
     "not a team player": "the team was not kept in the loop",
     "idiot": "the approach did not work out",
-    "pathetic": "the result fell short",
+    "pathetic": "the work fell short of what was agreed",
     "unreliable": "commitments were missed",
 }
 _ABSOLUTE = re.compile(
@@ -563,7 +563,17 @@ def _as_behaviour(sentence: str) -> str:
     match = _CHARACTER.search(sentence)
     if not match:
         return sentence
+    after = sentence[match.end() :]
+    noun = re.match(
+        r"\s+(mistake|error|bug|idea|question|comment|change|decision|choice|slip)\b", after, re.I
+    )
+    if noun:  # "a stupid mistake with X": the judgment is the adjective, the observation is the rest
+        return " ".join(f"{sentence[: match.start()]}{after}".split())
+    about = re.match(r"\s+(?:at|about|with|in|on)\s+(.+)$", after, re.I)
     behaviour = _BEHAVIOUR_OF.get(match.group(1).lower(), "what happened got in the way of the work")
+    if about:
+        topic = re.sub(r"\s+(anything|everything|things)$", "", about.group(1).strip(), flags=re.I)
+        return f"with {topic}, {behaviour}"
     before = sentence[: match.start()]
     subject = re.search(
         r"\b(your|the|this|that|his|her|their)\s+([\w' -]{2,40}?)\s+(?:was|is|were|are|looked|seemed|felt)\b",
@@ -575,6 +585,20 @@ def _as_behaviour(sentence: str) -> str:
     return behaviour
 
 
+_PERSONAL = re.compile(
+    r"\b(young|old|older|younger|age[ds]?|woman|women|girl|lady|female|male|accent|part-timers?|mothers?|"
+    r"fathers?|pregnan\w*|emotional|smile|people like you|someone like you|religio\w*|race|disabilit\w*|"
+    r"foreigners?|native speakers?)\b",
+    re.I,
+)  # personal characteristics are not behaviour: such clauses are dropped, never rewritten
+_PERSONAL_PHRASE = re.compile(
+    r"\b(?:for|as)\s+an?\s+(?:young|old|older|younger|woman|girl|lady|man|foreigner|part-timer|mother|father)"
+    r"(?:\s+(?:person|engineer|employee|colleague))?\b,?|\b(?:surprisingly|quite)\s+",
+    re.I,
+)
+_TOPIC_AT_END = re.compile(
+    r"\b(?:for|to|with|on|in|about)\s+((?:the|your|an?|new)\s+)?([\w-]+(?:\s+[\w-]+){0,3})$", re.I
+)
 _CLAUSE = re.compile(r",\s+|;\s+|\s+(?:and|but)\s+", re.I)
 _OTHERS = re.compile(r"\b(no one|nobody|everyone|everybody|people think|people say)\b", re.I)
 _VERB_FIRST = re.compile(
@@ -588,6 +612,7 @@ def _observations(draft: str) -> tuple[list[str], bool]:
     """The draft's clauses as observations (softened, judgments turned into behaviour), and whether it
     ended in a vague verdict."""
     kept: list[str] = []
+    personal: list[str] = []
     verdict = False
     for sentence in _SENTENCE.split(" ".join(draft.split())):
         sentence = sentence.strip()
@@ -595,11 +620,32 @@ def _observations(draft: str) -> tuple[list[str], bool]:
             continue
         if _VAGUE.search(sentence) and _words(_VAGUE.sub("", sentence)) < 4:
             verdict = True
+            topic = re.search(
+                r"\b(your|the|this|that|those|these)\s+((?:[\w-]+\s+){0,2}[\w-]+)", sentence, re.I
+            )
+            if topic and not _VAGUE.search(topic.group(0)):
+                kept.append(f"topic: {topic.group(1).lower()} {topic.group(2)}")
             continue
+        sentence_personal = False
         for clause in _CLAUSE.split(sentence.rstrip(".!?")):
+            if re.match(
+                r"(?i)\s*(?:great|good|nice|excellent|solid)\s+(?:job|work)\b|\s*well done\b", clause
+            ):
+                kept.append("praise: " + clause.strip())
+                continue
+            clause = _PERSONAL_PHRASE.sub("", clause).strip(" ,")
+            if _PERSONAL.search(clause):
+                personal.append(clause)
+                sentence_personal = True
+                topic = _TOPIC_AT_END.search(clause)
+                if topic:
+                    kept.append(f"topic: {(topic.group(1) or '').lower()}{topic.group(2)}")
+                continue
             if _OTHERS.search(clause) and not _CHARACTER.search(clause):
                 continue  # "nobody likes it" speaks for others and names no behaviour
             effect = bool(re.match(r"(?i)\s*(?:so|which|that meant|meaning)\b", clause))
+            if effect and sentence_personal:
+                continue  # a conclusion drawn from a personal characteristic goes with it
             clause = re.sub(
                 r"^(?:honestly|frankly|really|and|but|so|also|which)\b[, ]*", "", clause.strip(), flags=re.I
             )
@@ -618,7 +664,8 @@ def _observations(draft: str) -> tuple[list[str], bool]:
             clause = re.sub(r"\s{2,}", " ", clause).strip(" ,;")
             if _words(clause) >= 2 and clause.lower() not in (k.lower() for k in kept):
                 kept.append(("effect: " if effect else "") + clause)
-    return kept, verdict
+    observed = [k for k in kept if not k.startswith(("topic: ", "praise: "))]
+    return kept, verdict or bool(personal and not observed)
 
 
 def _request_from(observations: list[str]) -> str:
@@ -694,6 +741,9 @@ def compose_feedback(
             situation = context.rstrip(".")
         elif found:
             situation = found.group(0)
+    topics = [o.removeprefix("topic: ") for o in observations if o.startswith("topic: ")]
+    praise = [o.removeprefix("praise: ") for o in observations if o.startswith("praise: ")]
+    observations = [o for o in observations if not o.startswith(("topic: ", "praise: "))]
     effects = [o.removeprefix("effect: ") for o in observations if o.startswith("effect: ")]
     observations = [o for o in observations if not o.startswith("effect: ")]
     if not impact and effects:
@@ -711,6 +761,8 @@ def compose_feedback(
         observed = [_drop_phrase(o, situation) for o in observed]
     behaviour = "; ".join(observed) if observed else ""
     request = _request_from(observed + observations)
+    if request.startswith("agree with me") and topics:
+        request = f"agree with me one specific thing to change in {topics[0]}"
     questions = []
     if not situation:
         questions.append("When and where did this happen (which meeting, task or day)?")
@@ -728,7 +780,9 @@ def compose_feedback(
         parts.append(_sentence(f"The effect was that {impact[:1].lower() + impact[1:]}"))
     parts.append(_sentence(f"Next time, could you {request}? I'm glad to help with it"))
     if verdict and not observed:
-        parts.insert(0, "I would like to talk about how the work went.")
+        about = topics[0] if topics else "how the work went"
+        parts.insert(0, _sentence(f"I would like to talk about {about}"))
+    parts[:0] = [_sentence(p) for p in praise]
     return FeedbackDraft(
         rewritten=" ".join(parts),
         situation=_sentence(situation) if situation else "",
