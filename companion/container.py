@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from companion.assistant.composer import SentenceVectors
+from companion.assistant.composer import SentenceVectors, text_units
 from companion.assistant.generation import Generator
 from companion.assistant.llm import ChatModel, build_chat_model
 from companion.assistant.policy import CalibrationStore, PolishPolicy
@@ -99,6 +99,11 @@ class Services:
     @cached_property
     def sentence_vectors(self) -> SentenceVectors:
         return SentenceVectors(self.embedder)
+
+    def warm_sentences(self) -> int:
+        """Embed every stored guide sentence once, so the first questions do not wait for it."""
+        texts = [unit for chunk in self.store.iter_all() for unit in text_units(chunk.text)]
+        return self.sentence_vectors.warm(texts)
 
     @cached_property
     def calibrations(self) -> CalibrationStore:

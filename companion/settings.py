@@ -165,6 +165,11 @@ class AssistantSettings(BaseModel):
         description="`auto` policy with no calibration yet: `call` the model, `skip` it, or `skip_local`: "
         "skip on the embedded local model (known to fail validation), call remote and fake backends.",
     )
+    warm_sentences: bool = Field(
+        True,
+        description="With the embedding model, embed every guide sentence in the background at start-up, so "
+        "the first answers do not wait for it.",
+    )
     k: int = Field(5, ge=1, le=20, description="Guide chunks retrieved as grounding for each assistant task.")
     min_similarity: float = Field(
         0.25,

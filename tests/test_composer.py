@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -287,3 +288,11 @@ def test_praise_is_kept_and_a_vague_verdict_keeps_its_topic() -> None:
     vague = compose_feedback(draft="You need to improve your communication.")
     assert "your communication" in vague.rewritten and "need to improve" not in vague.rewritten
     assert "What exactly did you see or hear the person do?" in vague.questions
+
+
+def test_warming_embeds_every_stored_guide_sentence_once(tmp_path: Path) -> None:
+    from tests.support.assistant import build
+
+    services = build(tmp_path, [])
+    first = services.warm_sentences()
+    assert first > 0 and services.warm_sentences() == 0, "the second warm-up finds nothing new"
