@@ -75,7 +75,8 @@ def test_text_units_skip_headings_and_rules_and_turn_table_rows_into_sentences()
 
 def test_answer_sentences_are_chosen_by_meaning_cited_and_not_redundant() -> None:
     grounding = Grounding.of([AWARD, SESSIONS, FEEDBACK])
-    answer = compose_answer("How often should mentors and mentees meet?", grounding, FakeEmbedder(256))
+    question = "How often should mentors and mentees meet?"
+    answer = compose_answer(question, grounding, FakeEmbedder(256), max_sentences=3)
     assert answer is not None
     sentences = re.split(r"(?<=[.!?])\s+", answer)
     assert "every two weeks" in sentences[0].lower(), "the first sentence answers the question"

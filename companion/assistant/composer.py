@@ -189,12 +189,16 @@ def compose_answer(
     grounding: Grounding,
     embedder: Encoder,
     *,
-    max_sentences: int = 3,
-    diversity: float = 0.3,
+    max_sentences: int = 5,
+    diversity: float = 0.2,
+    follow: int = 2,
+    gap: float = 0.3,
 ) -> str | None:
     """The guide sentences closest in meaning to the question (embedding similarity plus a little word
-    overlap), chosen by maximal marginal relevance so they do not repeat each other, each cited [n].
-    None when no safe chunk has a quotable sentence."""
+    overlap and a small prior for the better-ranked chunk), chosen by maximal marginal relevance so they
+    do not repeat each other, each cited [n]: at most `max_sentences`, none scoring `gap` below the best;
+    the sentence after each of the first `follow` picks joins it when still relevant (it usually carries
+    the detail). None when no safe chunk has a quotable sentence."""
     candidates = answer_candidates(grounding)
     if not candidates:
         return None
@@ -210,19 +214,21 @@ def compose_answer(
                          for c in candidates])  # fmt: skip
     relevance = similarity + 0.15 * overlap + rank_prior - dangling
     chosen: list[int] = []
+    picks = 0
     best = float(relevance.max())
     while len(chosen) < min(max_sentences, len(candidates)):
         redundancy = (rows @ rows[chosen].T).max(axis=1) if chosen else np.zeros(len(candidates))
         mmr = (1 - diversity) * relevance - diversity * redundancy
         mmr[chosen] = -np.inf
         pick = int(np.argmax(mmr))
-        if chosen and (relevance[pick] < best - 0.2 or redundancy[pick] > 0.9):
+        if chosen and (relevance[pick] < best - gap or redundancy[pick] > 0.9):
             break
+        picks += 1
         chosen.append(pick)
-        follow = _next_in_chunk(candidates, pick)
-        if len(chosen) == 1 and follow is not None and follow not in chosen and len(chosen) < max_sentences:
-            if relevance[follow] >= best - 0.3:
-                chosen.append(follow)  # the sentence after the best one usually carries its detail
+        after = _next_in_chunk(candidates, pick)
+        if picks <= follow and after is not None and after not in chosen and len(chosen) < max_sentences:
+            if relevance[after] >= best - gap - 0.1:
+                chosen.append(after)  # the sentence after a best one usually carries its detail
     return " ".join(_cited(candidates[i].text, candidates[i].n) for i in chosen)
 
 

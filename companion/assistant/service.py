@@ -469,7 +469,7 @@ class MentoringService:
         self, request: AskRequest, grounding: Grounding, policy: str | None
     ) -> tuple[AskResponse, Decision, float]:
         started = time.perf_counter()
-        text = composer.compose_answer(request.question, grounding, self.sentences, max_sentences=4)
+        text = composer.compose_answer(request.question, grounding, self.sentences)
         seconds = time.perf_counter() - started
         decision = self.decide("ask", request.polish, policy)
         attempts: Attempts[str] = Attempts()
