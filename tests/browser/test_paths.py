@@ -246,7 +246,8 @@ def test_mentee_asks_the_handbook_sees_the_answer_stream_and_opens_a_citation(
 ) -> None:
     s = open_session(as_user=_user(server, accounts, "mentee"))
     s.goto("/ask")
-    # record how the answer grows: a streamed answer passes through several partial texts
+    # record what the answer area shows: the grounded draft arrives over the event stream, then the final
+    # (checked) answer replaces it; no unchecked model text is ever written there
     s.page.evaluate(
         """() => {
              window.__answerStates = [];
@@ -265,7 +266,7 @@ def test_mentee_asks_the_handbook_sees_the_answer_stream_and_opens_a_citation(
     assert s.path() == "/ask"  # no page load: the answer came over the event stream
     states: list[int] = s.page.evaluate("window.__answerStates")
     grown = [n for n in states if n > 0]
-    assert len(set(grown)) >= 3, f"the answer did not stream in: {states}"
+    assert grown, f"the grounded draft was not shown: {states}"
     assert s.page.locator("#ask-error").is_hidden()
     answer = s.page.locator("#ask-answer").inner_text()
     assert len(answer) > 20
