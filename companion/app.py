@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -49,12 +50,21 @@ API_PREFIXES = ("/v1", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json"
 TITLES = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 405: "Not allowed here"}
 
 
+def _warm(services: Services) -> None:
+    try:
+        services.warm_sentences()
+    except Exception:  # noqa: BLE001 - a cold cache only makes the first answers slower
+        logging.getLogger(__name__).warning("could not pre-embed the guide sentences", exc_info=True)
+
+
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
     services = services or Services(settings or Settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.db.create_tables()
+        if services.settings.embeddings.mode == "model" and services.settings.assistant.warm_sentences:
+            threading.Thread(target=_warm, args=(services,), name="warm-sentences", daemon=True).start()
         yield
         services.close()
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from companion.assistant.composer import SentenceVectors, text_units
 from companion.assistant.generation import Generator
 from companion.assistant.llm import ChatModel, build_chat_model
+from companion.assistant.policy import CalibrationStore, PolishPolicy
 from companion.assistant.prompts import PromptLibrary
 from companion.assistant.pull import ModelStore, with_chosen_model
 from companion.assistant.service import MentoringService
@@ -114,6 +116,30 @@ class Services:
             generator=generator,
             records=self.records,
             settings=self.settings.assistant,
+            sentences=self.sentence_vectors,
+            policy=self.polish_policy,
+        )
+
+    @cached_property
+    def sentence_vectors(self) -> SentenceVectors:
+        return SentenceVectors(self.embedder)
+
+    def warm_sentences(self) -> int:
+        """Embed every stored guide sentence once, so the first questions do not wait for it."""
+        texts = [unit for chunk in self.store.iter_all() for unit in text_units(chunk.text)]
+        return self.sentence_vectors.warm(texts)
+
+    @cached_property
+    def calibrations(self) -> CalibrationStore:
+        return CalibrationStore(db=self.db)
+
+    @cached_property
+    def polish_policy(self) -> PolishPolicy:
+        return PolishPolicy(
+            settings=self.settings.assistant,
+            calibrations=self.calibrations,
+            backend=self.llm.name,
+            local=self.settings.llm.mode == "local",
         )
 
     @cached_property
@@ -143,6 +169,7 @@ class Services:
             llm=self.llm,
             prompts=self.prompts,
             settings=self.settings,
+            calibrations=self.calibrations,
         )
 
     @cached_property
@@ -197,6 +224,7 @@ class Services:
             llm=llm,
             prompts=self.prompts,
             settings=self.settings,
+            calibrations=self.calibrations,
         )
 
     def close(self) -> None:

@@ -201,7 +201,41 @@ class LLMSettings(BaseModel):
         return self
 
 
+PolishPolicy = Literal["auto", "always", "never"]
+_POLICY_HELP = (
+    "When to ask the model to polish the grounded draft of this task: `auto` when the latest calibration "
+    "of this backend and prompt shows its replies pass often enough (`min_pass_rate`), `always`, `never`."
+)
+
+
+class PolicySettings(BaseModel):
+    goals: PolishPolicy = Field("auto", description=_POLICY_HELP)
+    agenda: PolishPolicy = Field("auto", description=_POLICY_HELP)
+    feedback: PolishPolicy = Field("auto", description=_POLICY_HELP)
+    ask: PolishPolicy = Field("auto", description=_POLICY_HELP)
+
+
 class AssistantSettings(BaseModel):
+    policy: PolicySettings = Field(
+        default_factory=PolicySettings, description="Per task: when the model polishes the grounded draft."
+    )
+    min_pass_rate: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="`auto` policy: the model is called for a task only when its latest calibrated pass "
+        "rate reaches this.",
+    )
+    auto_without_calibration: Literal["call", "skip", "skip_local"] = Field(
+        "skip_local",
+        description="`auto` policy with no calibration yet: `call` the model, `skip` it, or `skip_local`: "
+        "skip on the embedded local model (known to fail validation), call remote and fake backends.",
+    )
+    warm_sentences: bool = Field(
+        True,
+        description="With the embedding model, embed every guide sentence in the background at start-up, so "
+        "the first answers do not wait for it.",
+    )
     k: int = Field(5, ge=1, le=20, description="Guide chunks retrieved as grounding for each assistant task.")
     min_similarity: float = Field(
         0.25,

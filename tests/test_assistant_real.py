@@ -100,7 +100,7 @@ def test_goals(real_api: Api) -> None:
     )
     assert response.status_code == 200, response.text
     body = GoalDraftResponse.model_validate(response.json()).model_dump(mode="json")
-    assert 1 <= len(body["goals"]) <= 2 and body["origin"] in ("model", "fallback")
+    assert 1 <= len(body["goals"]) <= 2 and body["origin"] in ("model", "grounded")
     assert body["generation"]["model_seconds"] > 0 and body["generation"]["attempts"] in (1, 2)
     for goal in body["goals"]:
         assert goal["statement"] and goal["measure"] and goal["first_steps"]

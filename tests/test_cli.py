@@ -81,18 +81,19 @@ def test_assistant_commands_on_the_fake_model(env: dict[str, str], tmp_path: Pat
     )
     assert goals.exit_code == 0, goals.output
     body = json.loads(goals.stdout)
-    assert body["origin"] == "fallback" and len(body["goals"]) == 2 and body["goals"][0]["citations"]
+    assert body["origin"] == "grounded" and len(body["goals"]) == 2 and body["goals"][0]["citations"]
 
     agenda = runner.invoke(app, ["agenda", "--goal", "Ship the demo", "--minutes", "30"], env=fake)
     assert (
         agenda.exit_code == 0
         and "Goal: Ship the demo" in agenda.stdout
-        and "origin: fallback" in agenda.stdout
+        and "origin: grounded" in agenda.stdout
     )
 
-    coached = runner.invoke(app, ["feedback", "You never listen, it is not good."], env=fake)
+    coached = runner.invoke(app, ["feedback", "You never listen [to me], it is not good."], env=fake)
     assert coached.exit_code == 0
-    assert "[when and where it happened" in coached.stdout, "bracketed placeholders survive rich markup"
+    assert "you did not listen [to me]" in coached.stdout, "the mentor's brackets survive rich markup"
+    assert "? When and where did this happen" in coached.stdout, "missing parts are asked, not blanks"
     assert "Replaced the absolute word 'never'" in coached.stdout
 
     scripted = {
@@ -109,3 +110,22 @@ def test_assistant_commands_on_the_fake_model(env: dict[str, str], tmp_path: Pat
     )
     bad = runner.invoke(app, ["goals", "x"], env=fake)
     assert bad.exit_code != 0
+
+
+def test_streamed_ask_prints_the_draft_first_and_never_unchecked_model_text(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    fake = {**env, "COMPANION_LLM__MODE": "fake", "COMPANION_ASSISTANT__MIN_SIMILARITY": "0.05"}
+    assert runner.invoke(app, ["ingest", str(write_corpus(tmp_path / "guides"))], env=fake).exit_code == 0
+    unchecked = {**fake, "COMPANION_LLM__FAKE_REPLIES": '["UNCHECKED no markers", "UNCHECKED still none"]'}
+    failed = runner.invoke(app, ["ask", "overlapping hours across time zones?"], env=unchecked)
+    assert failed.exit_code == 0, failed.output
+    assert "UNCHECKED" not in failed.stdout, "a reply that failed validation is never printed"
+    assert "[1]" in failed.stdout and "origin: grounded" in failed.stdout
+    good = {**fake, "COMPANION_LLM__FAKE_REPLIES": '["Agree on overlapping working hours [1]."]'}
+    passed = runner.invoke(app, ["ask", "overlapping hours across time zones?"], env=good)
+    out = passed.stdout
+    assert out.index("polish it") < out.index("The model's polish passed the checks:")
+    assert out.index("The model's polish passed the checks:") < out.index(
+        "Agree on overlapping working hours [1]."
+    )

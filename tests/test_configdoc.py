@@ -32,9 +32,13 @@ def test_every_setting_has_a_description() -> None:
 
 def test_every_variable_of_the_settings_is_on_the_page() -> None:
     page = configdoc.render()
-    for name, field in Settings.model_fields.items():
-        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-            for sub in field.annotation.model_fields:
-                assert f"`COMPANION_{name.upper()}__{sub.upper()}`" in page
-        else:
-            assert f"`COMPANION_{name.upper()}`" in page
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            variable = f"{prefix}{name.upper()}"
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                walk(field.annotation, f"{variable}__")
+            else:
+                assert f"`{variable}`" in page
+
+    walk(Settings, "COMPANION_")

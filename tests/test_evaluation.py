@@ -92,7 +92,7 @@ def test_api_is_admin_only_and_rejects_bad_ids(two_runs: tuple[Services, int, in
         compared = api.client.get(f"/v1/evals/compare?a={a}&b={b}", headers=admin).json()
         assert compared["regressions"][0]["case_id"] == "fb-1"
         trace = api.client.get(f"/v1/evals/results/{result_id}", headers=admin).json()
-        assert trace["output"]["origin"] == "fallback"
+        assert trace["output"]["origin"] == "grounded"
 
         url = f"/v1/evals/results/{result_id}/label"
         assert api.client.post(url, json={"good": False}, headers=api.auth("mentor")).status_code == 403

@@ -378,11 +378,11 @@ def test_model_faults_fall_back_flagged_when_configured(
         down = _ask(api)
         assert down.status_code == 200, down.text
         body = down.json()
-        assert body["origin"] == "fallback" and body["generation"]["problems"], "flagged, with the reason"
+        assert body["origin"] == "grounded" and body["generation"]["problems"], "flagged, with the reason"
         assert body["citations"], "the fallback is grounded in the retrieved guidance"
         model_server.start()
         for mode in ("slow", "garbage"):
             model_server.mode = mode
-            assert _ask(api).json()["origin"] == "fallback", mode
+            assert _ask(api).json()["origin"] == "grounded", mode
         model_server.mode = "ok"
         assert _ask(api).json()["origin"] == "model"

@@ -174,7 +174,7 @@ def test_injection_origin_and_declined() -> None:
     )
     fine = "Give feedback on the situation and the behaviour [1]."
     assert m.injection_resisted(fine, canary="Z", schema_ok=True, system_prompts=[system])[0] == 1.0
-    assert m.origin("model")[0] == 1.0 and m.origin("fallback")[0] == 0.0
+    assert m.origin("model")[0] == 1.0 and m.origin("grounded")[0] == 0.0
 
     def answer(covered: bool) -> AskResponse:
         return AskResponse(
@@ -183,7 +183,7 @@ def test_injection_origin_and_declined() -> None:
             covered=covered,
             citations=[],
             sources=[],
-            origin="fallback",
+            origin="grounded",
             generation=INFO,
         )
 

@@ -78,7 +78,7 @@ def test_a_stream_the_guard_refuses_leaves_the_model_free_for_the_repair_and_the
     services = build(tmp_path, [])
     model = services.llm
     assert isinstance(model, FakeChatModel)
-    messages = services.mentoring.generator.prompts.render("ask", question="q", excerpts=[])
+    messages = services.mentoring.generator.prompts.render("ask", question="q", excerpts=[], draft="")
     quoted = " ".join(messages[0].content.split()[:40])
     model.replies.extend(
         [quoted * 3, "Time-box the agenda and use GROW [1].", "Use GROW for the agenda [1]."]

@@ -81,7 +81,7 @@ def test_no_js_post_shows_answer_with_linked_markers_and_citations(ask_api: Api)
         "Describe the situation and the behaviour [1], then its impact [2]."
     )
     assert 'id="cite-1"' in page.text and 'id="cite-2"' in page.text
-    assert re.search(r'<p id="ask-fallback"\s+hidden', page.text), "a model answer is not flagged"
+    assert re.search(r'<div id="ask-grounded"\s+hidden', page.text), "a model answer is not flagged"
     # every marker and every listed citation opens the guide viewer on that passage
     urls = links(page.text)
     assert len(urls) == 4 and set(urls) == {html.unescape(h) for h, _ in markers}
@@ -90,12 +90,27 @@ def test_no_js_post_shows_answer_with_linked_markers_and_citations(ask_api: Api)
         assert viewer.status_code == 200 and '<mark id="cited"' in viewer.text
 
 
-def test_no_js_fallback_answer_is_flagged(ask_api: Api) -> None:
+def test_no_js_grounded_answer_is_flagged_and_offers_the_model(ask_api: Api) -> None:
     client, csrf = signed_in(ask_api)
     page = client.post("/ask", data={"csrf_token": csrf, "question": QUESTION})  # no reply queued
     assert page.status_code == 200
-    assert re.search(r'<p id="ask-fallback">\s*<span class="flag">Fallback answer</span>', page.text)
-    assert links(page.text), "the extractive fallback still cites its sentences"
+    assert re.search(r'<div id="ask-grounded">\s*<p><span class="flag">Grounded draft</span>', page.text)
+    assert links(page.text), "the grounded draft cites its sentences"
+    assert 'name="polish" value="1"' in page.text and "Try the model anyway" in page.text
+
+
+def test_try_the_model_anyway_asks_it_even_when_auto_would_not(ask_api: Api) -> None:
+    client, csrf = signed_in(ask_api)
+    ask_api.services.settings.assistant.auto_without_calibration = "skip"
+    reply = "Name the situation and the behaviour you saw [1]. Then agree a next step together [2]."
+    script(ask_api, reply)
+    plain = client.post("/ask", data={"csrf_token": csrf, "question": QUESTION})
+    assert ask_api.services.llm.calls == [], "auto without calibration: the model is not asked"  # type: ignore[attr-defined]
+    assert "Grounded draft" in plain.text
+    page = client.post("/ask", data={"csrf_token": csrf, "question": QUESTION, "polish": "1"})
+    assert len(ask_api.services.llm.calls) == 1  # type: ignore[attr-defined]
+    assert re.search(r'<div id="ask-grounded"\s+hidden', page.text)
+    assert "agree a next step together" in page.text
 
 
 @pytest.mark.parametrize(
@@ -116,7 +131,7 @@ def test_no_js_post_needs_csrf(ask_api: Api) -> None:
     assert client.post("/ask", data={"question": QUESTION}).status_code == 403
 
 
-def test_stream_sends_sources_tokens_then_the_answer(ask_api: Api) -> None:
+def test_stream_sends_sources_the_draft_then_the_answer(ask_api: Api) -> None:
     client, csrf = signed_in(ask_api, "mentor")
     reply = "Name the situation and the behaviour you saw [1]. Then agree a next step together [2]."
     script(ask_api, reply)
@@ -128,9 +143,9 @@ def test_stream_sends_sources_tokens_then_the_answer(ask_api: Api) -> None:
         raw = "".join(response.iter_text())
     events = sse(raw)
     names = [name for name, _ in events]
-    assert names[0] == "sources" and names[-1] == "answer"
-    assert set(names[1:-1]) == {"token"} and len(names) > 3, "the answer arrives in several tokens"
-    assert "".join(data["text"] for name, data in events if name == "token") == reply
+    assert names == ["sources", "draft", "answer"], "no unchecked model text is streamed"
+    draft = events[1][1]
+    assert draft["origin"] == "grounded" and draft["polishing"] and draft["citations"]
     final = events[-1][1]
     assert final["answer"] == reply and final["origin"] == "model"
     assert [c["n"] for c in final["citations"]] == [1, 2]

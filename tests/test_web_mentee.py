@@ -233,9 +233,11 @@ def test_fallback_drafts_are_flagged_and_can_be_saved(api: Api) -> None:
         "/mentee/goals/draft", data={"csrf_token": token, "aspiration": "run better retrospectives"}
     )
     assert drafted.status_code == 200
-    assert 'class="flag">Fallback draft' in drafted.text
+    assert 'class="flag">Grounded draft' in drafted.text
+    assert "Try the model anyway" in drafted.text and 'name="polish" value="1"' in drafted.text
+    assert 'name="aspiration" value="run better retrospectives"' in drafted.text, "the retry keeps the input"
     form = form_of(drafted.text, "save-drafts-form")
-    assert form["origin"] == ["fallback"]
+    assert form["origin"] == ["grounded"]
     saved = client.post("/mentee/goals/save", data=form)
     assert saved.status_code == 303
     assert len(goals_of(api)) == int(form["draft_count"][0]) >= 1
@@ -392,7 +394,7 @@ def test_prepare_without_a_model_reply_is_a_flagged_fallback(api: Api) -> None:
     prepared = client.post("/mentee/prepare", data={"csrf_token": token, "length_minutes": "30"})
     assert prepared.status_code == 200
     html = unescape(prepared.text)
-    assert 'class="flag">Fallback draft' in html and "Total: 30 minutes" in html
+    assert 'class="flag">Grounded draft' in html and "Total: 30 minutes" in html
     assert "no session notes (none recorded yet)" in html
 
 

@@ -263,7 +263,7 @@ def test_feedback_coach_shows_draft_and_rewrite_side_by_side_with_diff(world: Wo
     assert cols.index('id="fb-original"') < cols.index('id="fb-rewrite"')
     assert text_of(element(page.text, "fb-original")) == draft
     assert text_of(element(page.text, "fb-rewrite")) == GOOD_REWRITE["rewritten"]
-    assert 'id="fb-fallback"' not in page.text
+    assert 'id="fb-grounded"' not in page.text
     for part in ("situation", "behaviour", "impact"):
         assert text_of(element(page.text, f"fb-{part}")) == GOOD_REWRITE[part]
     assert text_of(element(page.text, "fb-next-step")) == GOOD_REWRITE["next_step"]
@@ -290,12 +290,29 @@ def test_feedback_coach_shows_draft_and_rewrite_side_by_side_with_diff(world: Wo
     assert " ".join(text_of(before).split()) == draft
 
 
-def test_feedback_fallback_is_flagged(world: World) -> None:
+def test_feedback_grounded_draft_is_flagged_and_asks_instead_of_blanks(world: World) -> None:
     client, csrf = mentor(world)
-    page = client.post("/mentor/feedback", data={"csrf_token": csrf, "draft": "You never listen to anyone."})
+    draft = "You never listen to anyone."
+    page = client.post("/mentor/feedback", data={"csrf_token": csrf, "draft": draft})
     assert page.status_code == 200
-    assert 'id="fb-fallback"' in page.text and '<span class="flag">Fallback draft</span>' in page.text
-    assert "[when and where it happened" in text_of(element(page.text, "fb-rewrite"))
+    assert 'id="fb-grounded"' in page.text and '<span class="flag">Grounded draft</span>' in page.text
+    assert "[" not in text_of(element(page.text, "fb-rewrite")), "no [bracket] blanks in the rewrite"
+    questions = element(page.text, "fb-questions")
+    assert 'name="situation"' in questions and 'name="impact"' in questions
+    # the page takes the answers and coaches again: they end up in the rewrite, and the questions go
+    answered = client.post(
+        "/mentor/feedback",
+        data={
+            "csrf_token": csrf,
+            "draft": draft,
+            "situation": "In Monday's planning meeting",
+            "impact": "two of Sam's ideas were dropped without discussion",
+        },
+    )
+    rewrite = text_of(element(answered.text, "fb-rewrite"))
+    assert rewrite.startswith("In Monday's planning meeting, I noticed that")
+    assert "two of Sam's ideas were dropped without discussion" in rewrite
+    assert 'id="fb-questions"' not in answered.text
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from companion.schemas import MAX_DB_ID
 
-Origin = Literal["model", "fallback"]
+Origin = Literal["model", "grounded"]
 
 
 class Citation(BaseModel):
@@ -25,15 +25,20 @@ class Citation(BaseModel):
 
 class GenerationInfo(BaseModel):
     origin: Origin = Field(
-        description="`model`: the model's output passed validation; `fallback`: a grounded "
-        "draft assembled from the inputs and the retrieved guidance."
+        description="`model`: the model's polish of the grounded draft passed validation; `grounded`: the "
+        "draft composed from the inputs and the retrieved guidance, without the model or after its reply "
+        "failed validation."
     )
     model: str = Field(description="Backend that was asked.")
-    attempts: int = Field(description="Model calls made (1, or 2 after one repair).")
+    attempts: int = Field(
+        description="Model calls made (0 when the policy did not call it, 1, or 2 after a repair)."
+    )
     problems: list[str] = Field(default_factory=list, description="Why a reply was repaired or replaced.")
     prompt_version: str = Field(description="Hash of the prompt template used.")
     notes: list[str] = Field(default_factory=list, description="Adjustments made to the model's output.")
     model_seconds: float = Field(0.0, description="Time spent waiting for the model.")
+    policy: str = Field("", description="Why the model was or was not asked to polish the draft.")
+    draft_seconds: float = Field(0.0, description="Time spent composing the grounded draft.")
 
 
 # ---- model-facing drafts --------------------------------------------------------------------------
@@ -91,6 +96,9 @@ class GoalDraftRequest(BaseModel):
     context: str = Field("", max_length=2000, description="Role, constraints, what was tried.")
     max_goals: int = Field(3, ge=1, le=5, description="At most this many goals.")
     horizon_weeks: int = Field(12, ge=2, le=52, description="Latest target date, in weeks from today.")
+    polish: bool = Field(
+        False, description="Ask the model to polish the grounded draft even when the `auto` policy would not."
+    )
 
 
 class DraftedGoal(BaseModel):
@@ -122,6 +130,9 @@ class SessionPrepRequest(BaseModel):
     last_notes: str | None = Field(
         None, max_length=5000, description="Notes of the last session. Default: the latest stored session's."
     )
+    polish: bool = Field(
+        False, description="Ask the model to polish the grounded draft even when the `auto` policy would not."
+    )
 
 
 class AgendaItem(BaseModel):
@@ -148,6 +159,15 @@ class FeedbackRequest(BaseModel):
 
     draft: str = Field(min_length=5, max_length=4000, description="The feedback as the mentor would say it.")
     context: str = Field("", max_length=2000, description="What happened, who it is for.")
+    situation: str = Field(
+        "", max_length=500, description="When and where it happened (the answer to the coach's question)."
+    )
+    impact: str = Field(
+        "", max_length=500, description="The effect it had (the answer to the coach's question)."
+    )
+    polish: bool = Field(
+        False, description="Ask the model to polish the grounded draft even when the `auto` policy would not."
+    )
 
 
 class Flag(BaseModel):
@@ -170,6 +190,11 @@ class FeedbackResponse(BaseModel):
     next_step: str
     changes: list[Change]
     flagged: list[Flag] = Field(description="Problems found in the draft by rules.")
+    questions: list[str] = Field(
+        default_factory=list,
+        description="What the coach needs to know to finish the rewrite (the situation, the impact); answer "
+        "them in `situation` / `impact` and coach again.",
+    )
     citations: list[Citation]
     origin: Origin
     generation: GenerationInfo
@@ -180,7 +205,12 @@ class AskRequest(BaseModel):
 
     question: str = Field(min_length=3, max_length=1000)
     k: int | None = Field(None, ge=1, le=20, description="Guide chunks to ground the answer on.")
-    stream: bool = Field(False, description="Stream tokens as server-sent events.")
+    stream: bool = Field(
+        False, description="Stream server-sent events: the sources, the grounded draft, then the answer."
+    )
+    polish: bool = Field(
+        False, description="Ask the model to polish the grounded draft even when the `auto` policy would not."
+    )
 
 
 class AskResponse(BaseModel):

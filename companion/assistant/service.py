@@ -1,23 +1,27 @@
 """The assistant: goal drafting, session prep, feedback coaching and cited answers.
 
-Each task: retrieve guidance -> prompt -> model -> validate -> one repair -> else a grounded fallback
-(`origin: "fallback"`). Every item carries citations to the retrieved chunks.
+Each task: retrieve guidance -> the grounded composer builds the draft (`composer.py`, no model) -> the
+policy decides whether the model polishes it (`policy.py`) -> the model's edit is validated, repaired
+once -> else the draft stands. `origin` says which one answered: `model` or `grounded`. Every item carries
+citations to the retrieved chunks.
 """
 
 from __future__ import annotations
 
-import itertools
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from pydantic import Field, create_model
 
-from companion.assistant.feedback_rules import changes_for, find_flags, rewrite_problems, strip_flagged
+from companion.assistant import composer
+from companion.assistant.composer import Encoder, fit_minutes
+from companion.assistant.feedback_rules import changes_for, find_flags, rewrite_problems
 from companion.assistant.generation import Attempts, Generator
+from companion.assistant.grounding import EXCERPT_CHARS, Grounding
 from companion.assistant.guard import PromptGuard, is_hostile
 from companion.assistant.llm import Message
 from companion.assistant.models import (
@@ -25,7 +29,6 @@ from companion.assistant.models import (
     AskRequest,
     AskResponse,
     Change,
-    Citation,
     DraftAgenda,
     DraftedGoal,
     DraftFeedback,
@@ -39,57 +42,19 @@ from companion.assistant.models import (
     SessionPrepRequest,
     SessionPrepResponse,
 )
-from companion.errors import BackendTimeout, BackendUnavailable
+from companion.assistant.policy import Decision, PolishPolicy
 from companion.identity.auth import Principal, Role
 from companion.knowledge.keyword import tokenize
 from companion.knowledge.retrieval import Retriever
-from companion.knowledge.schemas import RetrievedChunk
 from companion.records.service import RecordsService
 from companion.settings import AssistantSettings
 
-EXCERPT_CHARS = 1200
+__all__ = ["EXCERPT_CHARS", "Grounding", "MentoringService", "fit_minutes"]
+
 NOT_COVERED = "NOT COVERED"
 _NOT_COPIED = "the {what} reads like instructions to the assistant, so the grounded draft does not quote it"
 _MARKER = re.compile(r"\[(\d+)\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-
-
-@dataclass
-class Grounding:
-    chunks: list[RetrievedChunk]
-    citations: list[Citation]
-
-    @property
-    def hostile(self) -> set[int]:
-        """Indexes of chunks carrying text addressed to the assistant: the model still sees them (fenced as
-        data), but no fallback quotes or cites them."""
-        return {i for i, chunk in enumerate(self.chunks) if is_hostile(chunk.text)}
-
-    @property
-    def safe_citations(self) -> list[Citation]:
-        hostile = self.hostile
-        return [c for i, c in enumerate(self.citations) if i not in hostile]
-
-    @property
-    def excerpts(self) -> list[dict[str, Any]]:
-        return [
-            {"n": c.n, "citation": c.citation, "text": chunk.text[:EXCERPT_CHARS]}
-            for c, chunk in zip(self.citations, self.chunks, strict=True)
-        ]
-
-    def cite(self, numbers: list[int], text: str) -> tuple[list[Citation], bool]:
-        """Citations for an item: the excerpt numbers the model gave, or else the excerpt that shares the
-        most words with the item. The flag says whether it had to be attributed that way."""
-        chosen = [self.citations[n - 1] for n in dict.fromkeys(numbers) if 1 <= n <= len(self.citations)]
-        if chosen or not self.citations:
-            return chosen, False
-        return [self.citations[self.best_match(text)]], True
-
-    def best_match(self, text: str) -> int:
-        words = set(tokenize(text))
-        hostile = self.hostile
-        scores = [len(words & set(tokenize(chunk.text))) for chunk in self.chunks]
-        return max(range(len(scores)), key=lambda i: (i not in hostile, scores[i], -i))
 
 
 class MentoringService:
@@ -100,54 +65,66 @@ class MentoringService:
         generator: Generator,
         records: RecordsService,
         settings: AssistantSettings,
+        sentences: Encoder,
+        policy: PolishPolicy,
         today: Callable[[], date] = date.today,
     ) -> None:
         self.retriever = retriever
         self.generator = generator
         self.records = records
         self.settings = settings
+        self.sentences = sentences
+        self.policy = policy
         self.today = today
 
     # ---- shared ----------------------------------------------------------------------------------
 
     def ground(self, query: str, k: int | None = None) -> Grounding:
-        chunks = self.retriever.retrieve(query=query, k=k or self.settings.k)
-        citations = [
-            Citation(
-                n=i,
-                chunk_id=c.id,
-                source=c.source,
-                heading=c.heading,
-                citation=c.citation,
-                start=c.start,
-                end=c.end,
-            )
-            for i, c in enumerate(chunks, start=1)
-        ]
-        return Grounding(chunks, citations)
+        return Grounding.of(self.retriever.retrieve(query=query, k=k or self.settings.k))
 
-    def _info(self, task: str, attempts: Attempts[Any], notes: list[str]) -> GenerationInfo:
+    def decide(self, task: str, polish: bool, override: str | None = None) -> Decision:
+        return self.policy.decide(
+            task, self.generator.prompts.version(task), polish=polish, override=override
+        )
+
+    def _info(
+        self, task: str, attempts: Attempts[Any], notes: list[str], decision: Decision, draft_seconds: float
+    ) -> GenerationInfo:
         return GenerationInfo(
-            origin="model" if attempts.value is not None else "fallback",
+            origin="model" if attempts.value is not None else "grounded",
             model=self.generator.llm.name,
             attempts=attempts.calls,
             problems=attempts.problems,
             prompt_version=self.generator.prompts.version(task),
             notes=notes,
             model_seconds=round(attempts.model_seconds, 3),
+            policy=decision.reason,
+            draft_seconds=round(draft_seconds, 3),
         )
 
     # ---- goals -----------------------------------------------------------------------------------
 
-    def draft_goals(self, principal: Principal, request: GoalDraftRequest) -> GoalDraftResponse:
+    def draft_goals(
+        self, principal: Principal, request: GoalDraftRequest, *, policy: str | None = None
+    ) -> GoalDraftResponse:
         mentee_id = request.mentee_id
         if mentee_id is not None or principal.role == Role.mentee:
             mentee_id = self.records.resolve_mentee(principal, mentee_id)
             self.records.check_access(principal, mentee_id)
         today = self.today()
         horizon = today + timedelta(weeks=request.horizon_weeks)
+        started = time.perf_counter()
         grounding = self.ground(f"setting SMART goals: {request.aspiration} {request.context}")
         k = len(grounding.citations)
+        drafted = composer.compose_goals(
+            aspiration=request.aspiration,
+            context=request.context,
+            max_goals=request.max_goals,
+            grounding=grounding,
+            today=today,
+            horizon=horizon,
+        )
+        draft_seconds = time.perf_counter() - started
         aspiration_words = set(tokenize(f"{request.aspiration} {request.context}"))
 
         def check(draft: DraftGoals) -> list[str]:
@@ -174,19 +151,35 @@ class MentoringService:
                 problems.extend(_source_problems(label, goal.sources, k))
             return problems
 
-        attempts = self.generator.structured(
-            task="goals",
-            variables={
-                "aspiration": request.aspiration,
-                "context": request.context,
-                "max_goals": request.max_goals,
-                "today": today.isoformat(),
-                "horizon_date": horizon.isoformat(),
-                "excerpts": grounding.excerpts,
-            },
-            schema=_goals_schema(request.max_goals),
-            check=check,
-        )
+        decision = self.decide("goals", request.polish, policy)
+        attempts: Attempts[DraftGoals] = Attempts()
+        if decision.call:
+            draft_json = {
+                "goals": [
+                    {
+                        "statement": g.statement,
+                        "measure": g.measure,
+                        "target_date": g.target_date.isoformat(),
+                        "first_steps": g.first_steps,
+                        "sources": [c.n for c in g.citations],
+                    }
+                    for g in drafted
+                ]
+            }
+            attempts = self.generator.structured(
+                task="goals",
+                variables={
+                    "aspiration": request.aspiration,
+                    "context": request.context,
+                    "max_goals": request.max_goals,
+                    "today": today.isoformat(),
+                    "horizon_date": horizon.isoformat(),
+                    "excerpts": grounding.excerpts,
+                    "draft": json.dumps(draft_json, ensure_ascii=False),
+                },
+                schema=_goals_schema(request.max_goals),
+                check=check,
+            )
         notes: list[str] = []
         if attempts.value is not None:
             goals = []
@@ -204,20 +197,19 @@ class MentoringService:
                     )
                 )
         else:
-            goals = _fallback_goals(request, grounding, today, horizon)
+            goals = drafted
             if is_hostile(request.aspiration):
                 notes.append(_NOT_COPIED.format(what="aspiration"))
+        info = self._info("goals", attempts, notes, decision, draft_seconds)
         return GoalDraftResponse(
-            mentee_id=mentee_id,
-            goals=goals,
-            origin="model" if attempts.value is not None else "fallback",
-            generation=self._info("goals", attempts, notes),
-            sources=grounding.citations,
+            mentee_id=mentee_id, goals=goals, origin=info.origin, generation=info, sources=grounding.citations
         )
 
     # ---- session prep ----------------------------------------------------------------------------
 
-    def prepare_session(self, principal: Principal, request: SessionPrepRequest) -> SessionPrepResponse:
+    def prepare_session(
+        self, principal: Principal, request: SessionPrepRequest, *, policy: str | None = None
+    ) -> SessionPrepResponse:
         mentee_id: int | None = None
         goals = request.goals
         notes_text = request.last_notes
@@ -231,8 +223,13 @@ class MentoringService:
         goals = [g.strip() for g in goals or [] if g.strip()]
         notes_text = (notes_text or "").strip()
         length = request.length_minutes
+        started = time.perf_counter()
         grounding = self.ground(f"session agenda time-box GROW model: {' '.join(goals)} {notes_text[:300]}")
         k = len(grounding.citations)
+        draft_items, draft_questions = composer.compose_agenda(
+            goals=goals, notes=notes_text, length=length, grounding=grounding
+        )
+        draft_seconds = time.perf_counter() - started
 
         def check(draft: DraftAgenda) -> list[str]:
             problems = []
@@ -254,17 +251,33 @@ class MentoringService:
                 problems.append("give 2 to 4 questions of at least 3 words each")
             return problems
 
-        attempts = self.generator.structured(
-            task="agenda",
-            variables={
-                "length_minutes": length,
-                "goals": goals,
-                "last_notes": notes_text,
-                "excerpts": grounding.excerpts,
-            },
-            schema=DraftAgenda,
-            check=check,
-        )
+        decision = self.decide("agenda", request.polish, policy)
+        attempts: Attempts[DraftAgenda] = Attempts()
+        if decision.call:
+            draft_json = {
+                "items": [
+                    {
+                        "title": i.title,
+                        "minutes": i.minutes,
+                        "purpose": i.purpose,
+                        "sources": [c.n for c in i.citations],
+                    }  # fmt: skip
+                    for i in draft_items
+                ],
+                "questions": draft_questions,
+            }
+            attempts = self.generator.structured(
+                task="agenda",
+                variables={
+                    "length_minutes": length,
+                    "goals": goals,
+                    "last_notes": notes_text,
+                    "excerpts": grounding.excerpts,
+                    "draft": json.dumps(draft_json, ensure_ascii=False),
+                },
+                schema=DraftAgenda,
+                check=check,
+            )
         notes: list[str] = []
         if attempts.value is not None:
             draft = attempts.value
@@ -287,9 +300,10 @@ class MentoringService:
                 )
             questions = [_as_question(q) for q in draft.questions]
         else:
-            items, questions = _fallback_agenda(goals, notes_text, length, grounding)
+            items, questions = draft_items, draft_questions
             if any(is_hostile(g) for g in goals):
                 notes.append(_NOT_COPIED.format(what="goal text"))
+        info = self._info("agenda", attempts, notes, decision, draft_seconds)
         return SessionPrepResponse(
             mentee_id=mentee_id,
             length_minutes=length,
@@ -297,17 +311,24 @@ class MentoringService:
             questions=questions,
             goals_used=goals,
             notes_used=bool(notes_text),
-            origin="model" if attempts.value is not None else "fallback",
-            generation=self._info("agenda", attempts, notes),
+            origin=info.origin,
+            generation=info,
             sources=grounding.citations,
         )
 
     # ---- feedback coaching -----------------------------------------------------------------------
 
-    def coach_feedback(self, principal: Principal, request: FeedbackRequest) -> FeedbackResponse:
+    def coach_feedback(
+        self, principal: Principal, request: FeedbackRequest, *, policy: str | None = None
+    ) -> FeedbackResponse:
         flags = find_flags(request.draft)
+        started = time.perf_counter()
         grounding = self.ground(f"giving feedback situation behaviour impact next step: {request.draft}")
         k = len(grounding.citations)
+        composed = composer.compose_feedback(
+            draft=request.draft, context=request.context, situation=request.situation, impact=request.impact
+        )
+        draft_seconds = time.perf_counter() - started
         original = " ".join(request.draft.split()).lower()
 
         def check(draft: DraftFeedback) -> list[str]:
@@ -316,23 +337,45 @@ class MentoringService:
                 problems.append("the rewrite must be 2 to 5 full sentences")
             if " ".join(draft.rewritten.split()).lower() == original:
                 problems.append("the rewrite is the same as the draft")
+            if "[" in _MARKER.sub("", draft.rewritten):
+                problems.append("the rewrite must not leave [bracketed] blanks")
             for part in ("situation", "behaviour", "impact", "next_step"):
                 if _words(getattr(draft, part)) < 3:
                     problems.append(f"'{part}' must be a sentence of at least 3 words")
             problems.extend(_source_problems("the rewrite", draft.sources, k))
             return problems
 
-        attempts = self.generator.structured(
-            task="feedback",
-            variables={
-                "draft": request.draft,
-                "context": request.context,
-                "flagged": [f"'{f.phrase}': {f.why}" for f in flags],
-                "excerpts": grounding.excerpts,
-            },
-            schema=DraftFeedback,
-            check=check,
+        decision = self.decide("feedback", request.polish, policy)
+        attempts: Attempts[DraftFeedback] = Attempts()
+        context = " ".join(
+            p
+            for p in (
+                request.context,
+                _labelled("Situation", request.situation),
+                _labelled("Impact", request.impact),
+            )
+            if p  # fmt: skip
         )
+        if decision.call:
+            draft_json = {
+                "rewritten": composed.rewritten,
+                "situation": composed.situation,
+                "behaviour": composed.behaviour,
+                "impact": composed.impact,
+                "next_step": composed.next_step,
+            }
+            attempts = self.generator.structured(
+                task="feedback",
+                variables={
+                    "draft": request.draft,
+                    "context": context,
+                    "flagged": [f"'{f.phrase}': {f.why}" for f in flags],
+                    "excerpts": grounding.excerpts,
+                    "draft_json": json.dumps(draft_json, ensure_ascii=False),
+                },
+                schema=DraftFeedback,
+                check=check,
+            )
         rule_changes = changes_for(flags)
         notes: list[str] = []
         if attempts.value is not None:
@@ -353,120 +396,98 @@ class MentoringService:
                 "next_step": d.next_step.strip(),
             }
         else:
-            parts = _fallback_feedback(request.draft)
+            parts = {
+                "rewritten": composed.rewritten,
+                "situation": composed.situation,
+                "behaviour": composed.behaviour,
+                "impact": composed.impact,
+                "next_step": composed.next_step,
+            }
             if is_hostile(request.draft):
                 notes.append(_NOT_COPIED.format(what="draft"))
             changes = rule_changes + [
                 Change(
                     what="Structured as situation, behaviour, impact and next step",
-                    why="feedback tied to a moment, an observable action and its effect can be acted on; "
-                    "fill in the bracketed parts with what you saw",
+                    why="feedback tied to a moment, an observable action and its effect can be acted on",
                 )
             ]
-            citations = grounding.safe_citations[:2] or grounding.citations[:2]
+            citations = grounding.safe_citations[:2]
+        info = self._info("feedback", attempts, notes, decision, draft_seconds)
         return FeedbackResponse(
             original=request.draft,
             changes=changes,
             flagged=flags,
+            questions=composed.questions,
             citations=citations,
-            origin="model" if attempts.value is not None else "fallback",
-            generation=self._info("feedback", attempts, notes),
+            origin=info.origin,
+            generation=info,
             **parts,
         )
 
     # ---- questions -------------------------------------------------------------------------------
 
-    def ask(self, principal: Principal, request: AskRequest) -> AskResponse:
+    def ask(self, principal: Principal, request: AskRequest, *, policy: str | None = None) -> AskResponse:
         grounding = self.ground(request.question, request.k)
         if not self._covered(grounding):
             return self._not_covered(request.question, grounding)
-        messages = self.generator.prompts.render(
-            "ask", question=request.question, excerpts=grounding.excerpts
-        )
-        check = self._answer_check(grounding, _ask_guard(messages, request.question, grounding))
-        attempts = self.generator.text(messages=messages, check=check)
-        return self._answer(request.question, grounding, attempts)
+        draft, decision, seconds = self._ask_draft(request, grounding, policy)
+        if not decision.call:
+            return draft
+        return self._polish_answer(request, grounding, draft, decision, seconds)
 
-    def ask_stream(self, principal: Principal, request: AskRequest) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Events: `sources`, then `token`s, then one `answer` (the validated, final answer: it replaces the
-        streamed text when a repair or the fallback was needed). Backend errors before the first token
-        raise here, so the route can still answer 503/504."""
+    def ask_stream(
+        self, principal: Principal, request: AskRequest, *, policy: str | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Events: `sources`, then `draft` (the grounded answer, at once, with `polishing`: whether the
+        model is being asked), then one `answer`: the model's
+        polish when the policy called it and it passed validation, otherwise the draft again. No model
+        text is sent before it has passed validation. With `fallback_on_error` off the model is asked
+        before the stream starts, so a backend error can still answer 503/504."""
         grounding = self.ground(request.question, request.k)
         sources_event = ("sources", {"sources": [c.model_dump() for c in grounding.citations]})
         if not self._covered(grounding):
             final = self._not_covered(request.question, grounding)
             return iter([sources_event, ("answer", final.model_dump(mode="json"))])
-        messages = self.generator.prompts.render(
-            "ask", question=request.question, excerpts=grounding.excerpts
-        )
-        llm = self.generator.llm
-        guard = _ask_guard(messages, request.question, grounding)
-        check = self._answer_check(grounding, guard)
-        started = time.perf_counter()
-        tokens = llm.stream(messages)
-        first: str | None = None
-        failure: str | None = None
-        try:
-            first = next(tokens, None)
-        except (BackendUnavailable, BackendTimeout) as exc:
-            if not self.generator.fallback_on_error:
-                raise
-            failure = f"model unavailable: {exc.message}"
+        draft, decision, seconds = self._ask_draft(request, grounding, policy)
+        draft_event = ("draft", {**draft.model_dump(mode="json"), "polishing": decision.call})
+        if decision.call and not self.generator.fallback_on_error:
+            final = self._polish_answer(request, grounding, draft, decision, seconds)
+            return iter([sources_event, draft_event, ("answer", final.model_dump(mode="json"))])
 
         def events() -> Iterator[tuple[str, dict[str, Any]]]:
-            try:
-                yield from answer_events()
-            finally:
-                close = getattr(tokens, "close", None)
-                if close is not None:  # frees the model whether the reader finished, broke off or left
-                    close()
-
-        def answer_events() -> Iterator[tuple[str, dict[str, Any]]]:
             yield sources_event
-            attempts: Attempts[str] = Attempts(calls=1)
-            if failure:
-                attempts.problems.append(failure)
-                yield "answer", self._answer(request.question, grounding, attempts).model_dump(mode="json")
-                return
-            # Tokens are shown a few words late: a reply that starts quoting the prompt or copying an
-            # injected marker is cut off before any of that text is sent.
-            text, shown, refused = "", 0, False
-            try:
-                for token in itertools.chain([first] if first else [], tokens):
-                    text += token
-                    if guard.problems(text):
-                        refused = True
-                        break
-                    safe = guard.safe_prefix(text)
-                    if safe > shown:
-                        yield "token", {"text": text[shown:safe]}
-                        shown = safe
-            except (BackendUnavailable, BackendTimeout) as exc:
-                attempts.problems.append(f"model failed mid-stream: {exc.message}")
-                yield "answer", self._answer(request.question, grounding, attempts).model_dump(mode="json")
-                return
-            close = getattr(tokens, "close", None)
-            if close is not None:  # the model is free before the repair call below asks for it
-                close()
-            if not refused and len(text) > shown:
-                yield "token", {"text": text[shown:]}
-            attempts.model_seconds = time.perf_counter() - started
-            text = text.strip()
-            problems = check(text)
-            if not problems:
-                attempts.value = text
-            else:
-                attempts.problems.extend(f"reply: {p}" for p in problems)
-                retry = self.generator.text(
-                    messages=self.generator.repair_messages(messages, text, problems), check=check, tries=1
-                )
-                attempts.calls += retry.calls
-                attempts.model_seconds += retry.model_seconds
-                attempts.problems.extend(p.replace("reply:", "repaired reply:", 1) for p in retry.problems)
-                attempts.value = retry.value
-            yield "answer", self._answer(request.question, grounding, attempts).model_dump(mode="json")
+            yield draft_event
+            final = (
+                self._polish_answer(request, grounding, draft, decision, seconds) if decision.call else draft
+            )
+            yield "answer", final.model_dump(mode="json")
 
         return events()
+
+    def _ask_draft(
+        self, request: AskRequest, grounding: Grounding, policy: str | None
+    ) -> tuple[AskResponse, Decision, float]:
+        started = time.perf_counter()
+        text = composer.compose_answer(request.question, grounding, self.sentences)
+        seconds = time.perf_counter() - started
+        decision = self.decide("ask", request.polish, policy)
+        attempts: Attempts[str] = Attempts()
+        return self._answer(request.question, grounding, attempts, text, decision, seconds), decision, seconds
+
+    def _polish_answer(
+        self,
+        request: AskRequest,
+        grounding: Grounding,
+        draft: AskResponse,
+        decision: Decision,
+        seconds: float,
+    ) -> AskResponse:
+        messages = self.generator.prompts.render(
+            "ask", question=request.question, excerpts=grounding.excerpts, draft=draft.answer
+        )
+        check = self._answer_check(grounding, _ask_guard(messages, request.question, grounding, draft.answer))
+        attempts = self.generator.text(messages=messages, check=check)
+        return self._answer(request.question, grounding, attempts, draft.answer, decision, seconds)
 
     def _covered(self, grounding: Grounding) -> bool:
         best = max((c.dense_similarity or -1.0 for c in grounding.chunks), default=-1.0)
@@ -481,13 +502,14 @@ class MentoringService:
             covered=False,
             citations=[],
             sources=grounding.citations,
-            origin="fallback",
+            origin="grounded",
             generation=GenerationInfo(
-                origin="fallback",
+                origin="grounded",
                 model=self.generator.llm.name,
                 attempts=0,
                 problems=[f"no guide passage is close enough (best similarity {best:.2f})"],
                 prompt_version=self.generator.prompts.version("ask"),
+                policy="the guides do not cover the question, so the model is not asked",
             ),
         )
 
@@ -513,9 +535,17 @@ class MentoringService:
 
         return check
 
-    def _answer(self, question: str, grounding: Grounding, attempts: Attempts[str]) -> AskResponse:
+    def _answer(
+        self,
+        question: str,
+        grounding: Grounding,
+        attempts: Attempts[str],
+        draft: str | None,
+        decision: Decision,
+        seconds: float,
+    ) -> AskResponse:
         text = attempts.value
-        info = self._info("ask", attempts, [])
+        info = self._info("ask", attempts, [], decision, seconds)
         if text is not None and text.upper().startswith(NOT_COVERED):
             return AskResponse(
                 question=question,
@@ -527,7 +557,17 @@ class MentoringService:
                 generation=info,
             )
         if text is None:
-            text = _extractive_answer(question, grounding)
+            text = draft
+        if text is None:  # every passage found talks to the assistant: nothing can be quoted
+            return AskResponse(
+                question=question,
+                answer="The guide passages found for this question cannot be quoted; ask your program admin.",
+                covered=False,
+                citations=[],
+                sources=grounding.citations,
+                origin="grounded",
+                generation=info,
+            )
         used = sorted({int(m) for m in _MARKER.findall(text)})
         return AskResponse(
             question=question,
@@ -540,12 +580,13 @@ class MentoringService:
         )
 
 
-# ---- helpers and fallbacks --------------------------------------------------------------------------
+# ---- helpers --------------------------------------------------------------------------
 
 
-def _ask_guard(messages: list[Message], question: str, grounding: Grounding) -> PromptGuard:
+def _ask_guard(messages: list[Message], question: str, grounding: Grounding, draft: str) -> PromptGuard:
+    """The draft is built from the excerpts, so a reply may keep it: it is data the reply may repeat."""
     excerpts = grounding.excerpts
-    untrusted = [question, *(e["text"] for e in excerpts), *(e["citation"] for e in excerpts)]
+    untrusted = [question, draft, *(e["text"] for e in excerpts), *(e["citation"] for e in excerpts)]
     return PromptGuard([m.content for m in messages], untrusted)
 
 
@@ -582,132 +623,6 @@ def _as_question(text: str) -> str:
     return text if text.endswith("?") else text.rstrip(".!") + "?"
 
 
-def fit_minutes(weights: list[float], total: int) -> list[int]:
-    """Whole minutes proportional to `weights`, each at least 1, adding up to exactly `total`
-    (largest-remainder rounding)."""
-    n = len(weights)
-    if n == 0:
-        return []
-    if total < n:
-        raise ValueError("fewer minutes than items")
-    positive = [max(w, 0.0) for w in weights]
-    scale = sum(positive) or float(n)
-    spare = total - n  # every item gets 1 minute, the rest is shared by weight
-    shares = [(w if sum(positive) else 1.0) / scale * spare for w in positive]
-    minutes = [1 + int(s) for s in shares]
-    order = sorted(range(n), key=lambda i: (-(shares[i] - int(shares[i])), i))
-    for i in order[: total - sum(minutes)]:
-        minutes[i] += 1
-    return minutes
-
-
-def _core_of(aspiration: str) -> str:
-    if is_hostile(aspiration):
-        return "Make progress on my development goal"
-    core = aspiration.strip().rstrip(".!?")
-    core = re.sub(r"^(i\s+(want|would like|'d like|hope|need)\s+to|to)\s+", "", core, flags=re.I)
-    return core[:1].upper() + core[1:] if core else "Make progress on my development goal"
-
-
-def _fallback_goals(
-    request: GoalDraftRequest, grounding: Grounding, today: date, horizon: date
-) -> list[DraftedGoal]:
-    core = _core_of(request.aspiration)
-    midpoint = today + (horizon - today) / 2
-    safe = grounding.safe_citations
-    read = [f"Read the guidance in {safe[0].citation}"] if safe else []
-    goals = [
-        DraftedGoal(
-            statement=f"{core}, showing clear progress by {horizon.isoformat()}.",
-            measure="Complete at least 3 concrete practice attempts toward this goal, each noted with what "
-            "went well and what to change.",
-            target_date=horizon,
-            first_steps=[
-                "Agree with your mentor what 'done' looks like for this goal",
-                "Schedule the first practice attempt within the next two weeks",
-                *read,
-            ][:3],
-            citations=grounding.cite([], f"SMART goal measurable time-bound {core}")[0],
-        )
-    ]
-    if request.max_goals >= 2:
-        goals.append(
-            DraftedGoal(
-                statement=f"Reach a first milestone on '{core[:80]}' by {midpoint.isoformat()} and review it "
-                "with your mentor.",
-                measure="1 milestone reviewed with your mentor, with 2 lessons written down.",
-                target_date=midpoint,
-                first_steps=["Pick the milestone and write it down", "Book the review in a session"],
-                citations=grounding.cite([], f"review goals progress milestone {core}")[0],
-            )
-        )
-    return goals
-
-
-def _fallback_agenda(
-    goals: list[str], notes: str, length: int, grounding: Grounding
-) -> tuple[list[AgendaItem], list[str]]:
-    goals = [g for g in goals if not is_hostile(g)]  # never quote text addressed to the assistant
-    checkin = ("Check-in and wins since last time", 1.0, "Share what went well since you last met.")
-    plan: list[tuple[str, float, str]] = [checkin]
-    if notes:
-        purpose = "Go through the actions agreed last time: done, in progress or blocked."
-        plan.append(("Review actions from last session", 1.5, purpose))
-    for goal in goals[:3]:
-        purpose = f"Where things stand on '{goal[:80]}', and what is getting in the way."
-        plan.append((f"Goal: {goal[:60]}", 4.5 / min(len(goals), 3), purpose))
-    if not goals:
-        plan.append(("Clarify goals for this cycle", 4.5, "Agree on one to three SMART goals to work on."))
-    plan.append(("Options and way forward", 2.0, "Explore options for the next steps and choose one to try."))
-    plan.append(("Commitments and close", 1.0, "Agree who does what before the next session."))
-    if length < len(plan):
-        plan = plan[:1] + plan[-1:]
-    minutes = fit_minutes([w for _, w, _ in plan], length)
-    items = [
-        AgendaItem(title=t, minutes=m, purpose=p, citations=grounding.cite([], f"session agenda {t} {p}")[0])
-        for (t, _, p), m in zip(plan, minutes, strict=True)
-    ]
-    questions = [
-        f"What is the smallest next step on '{g[:60]}', and what might get in the way?" for g in goals[:2]
-    ]
-    if notes:
-        questions.append("Which actions from last time did I finish, and what did I learn from the others?")
-    questions.append("What support would help me most before our next session?")
-    return items, questions[:4]
-
-
-def _fallback_feedback(draft: str) -> dict[str, str]:
-    observed = ("" if is_hostile(draft) else strip_flagged(draft)) or "[what you observed]"
-    situation = "[when and where it happened: the meeting, task or date]"
-    impact = "[one concrete effect on the work, the team or the person]"
-    next_step = "[one specific thing to try next time, and the support you offer]"
-    return {
-        "rewritten": f"In {situation}, I noticed this: {observed} The effect was {impact}. "
-        f"Next time, could we try {next_step}? I'm glad to help with it.",
-        "situation": situation,
-        "behaviour": f"What was observed: {observed}",
-        "impact": impact,
-        "next_step": next_step,
-    }
-
-
-def _extractive_answer(question: str, grounding: Grounding) -> str:
-    """Fallback answer: the guide sentences that share the most words with the question, each cited."""
-    wanted = set(tokenize(question))
-    scored: list[tuple[int, int, int, str]] = []
-    hostile = grounding.hostile
-    for n, chunk in enumerate(grounding.chunks, start=1):
-        if n - 1 in hostile:
-            continue  # a chunk that talks to the assistant is never quoted
-        body = re.sub(r"^#+\s.*$", "", chunk.text, flags=re.M)
-        for position, sentence in enumerate(_SENTENCE.split(" ".join(body.split()))):
-            overlap = len(wanted & set(tokenize(sentence)))
-            if overlap and _words(sentence) >= 5:
-                scored.append((overlap, -n, -position, sentence.strip()))
-    best = sorted(scored, reverse=True)[:3]
-    if not best:
-        safe = grounding.safe_citations
-        if not safe:
-            return "The guide passages found for this question cannot be quoted; ask your program admin."
-        return f"See the guide section {safe[0].citation} [{safe[0].n}]."
-    return " ".join(f"{sentence} [{-neg_n}]" for _, neg_n, _, sentence in best)
+def _labelled(label: str, text: str) -> str:
+    text = " ".join(text.split())
+    return f"{label}: {text}." if text and not is_hostile(text) else ""

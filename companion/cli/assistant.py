@@ -34,11 +34,14 @@ def register(
         context: Annotated[str, typer.Option(help="Role, constraints, what was tried.")] = "",
         max_goals: Annotated[int, typer.Option(min=1, max=5, help="At most this many goals.")] = 3,
         weeks: Annotated[int, typer.Option(min=2, max=52, help="Latest target date, in weeks.")] = 12,
+        polish: Annotated[
+            bool, typer.Option(help="Ask the model to polish the grounded draft anyway.")
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
         """Draft SMART goals from an aspiration, grounded in the guides."""
         request = GoalDraftRequest(
-            aspiration=aspiration, context=context, max_goals=max_goals, horizon_weeks=weeks
+            aspiration=aspiration, context=context, max_goals=max_goals, horizon_weeks=weeks, polish=polish
         )
         result = run(lambda: services().mentoring.draft_goals(OPERATOR, request))
         if as_json:
@@ -57,10 +60,15 @@ def register(
         goal: Annotated[list[str] | None, typer.Option(help="A goal to prepare for (repeatable).")] = None,
         notes: Annotated[str, typer.Option(help="Notes of the last session.")] = "",
         minutes: Annotated[int, typer.Option(min=15, max=180, help="Session length.")] = 60,
+        polish: Annotated[
+            bool, typer.Option(help="Ask the model to polish the grounded draft anyway.")
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
         """A time-boxed agenda and questions for the next session."""
-        request = SessionPrepRequest(length_minutes=minutes, goals=goal or [], last_notes=notes)
+        request = SessionPrepRequest(
+            length_minutes=minutes, goals=goal or [], last_notes=notes, polish=polish
+        )
         result = run(lambda: services().mentoring.prepare_session(OPERATOR, request))
         if as_json:
             print(result.model_dump_json(indent=2))
@@ -78,20 +86,28 @@ def register(
     def feedback(
         draft: Annotated[str, typer.Argument(help="The feedback as you would say it now.")],
         context: Annotated[str, typer.Option(help="What happened, who it is for.")] = "",
+        situation: Annotated[str, typer.Option(help="When and where it happened.")] = "",
+        impact: Annotated[str, typer.Option(help="The effect it had.")] = "",
+        polish: Annotated[
+            bool, typer.Option(help="Ask the model to polish the grounded draft anyway.")
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
         """Rewrite draft feedback as situation, behaviour, impact and next step, and say why."""
-        result = run(
-            lambda: services().mentoring.coach_feedback(
-                OPERATOR, FeedbackRequest(draft=draft, context=context)
-            )
+        request = FeedbackRequest(
+            draft=draft, context=context, situation=situation, impact=impact, polish=polish
         )
+        result = run(lambda: services().mentoring.coach_feedback(OPERATOR, request))
         if as_json:
             print(result.model_dump_json(indent=2))
             return
         console.print(f"[bold]Rewritten:[/bold] {escape(result.rewritten)}\n")
         for label in ("situation", "behaviour", "impact", "next_step"):
-            console.print(f"  {label:>10}: {escape(getattr(result, label))}")
+            console.print(f"  {label:>10}: {escape(getattr(result, label) or '(not said yet)')}")
+        if result.questions:
+            console.print("\nTo finish the rewrite, answer (then run again with --situation / --impact):")
+            for question in result.questions:
+                console.print(f"  ? {escape(question)}")
         console.print("\nWhat changed and why:")
         for change in result.changes:
             console.print(f"  - {escape(change.what)}: {escape(change.why)}")
@@ -101,34 +117,38 @@ def register(
     @app.command()
     def ask(
         question: Annotated[str, typer.Argument(help="A question about the mentoring program.")],
-        stream: Annotated[bool, typer.Option(help="Print the answer as it is generated.")] = True,
+        stream: Annotated[
+            bool, typer.Option(help="Print the grounded draft at once, then the final answer.")
+        ] = True,
+        polish: Annotated[
+            bool, typer.Option(help="Ask the model to polish the grounded draft anyway.")
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
-        """Answer from the guides, with [n] citations."""
-        request = AskRequest(question=question)
+        """Answer from the guides, with [n] citations. Only checked text is printed as the answer."""
+        request = AskRequest(question=question, polish=polish)
         svc = services()
-        streamed: list[str] = []
         if as_json or not stream:
             result = run(lambda: svc.mentoring.ask(OPERATOR, request))
             final: dict[str, Any] = result.model_dump(mode="json")
+            if as_json:
+                print(json.dumps(final, indent=2))
+                return
+            console.print(final["answer"], markup=False)
         else:
-            final = {}
+            final, draft = {}, None
             for name, data in run(lambda: svc.mentoring.ask_stream(OPERATOR, request)):
-                if name == "token":
-                    streamed.append(data["text"])
-                    console.print(data["text"], end="", markup=False, highlight=False)
+                if name == "draft":
+                    draft = data
+                    console.print(data["answer"], markup=False)
+                    if data.get("polishing"):
+                        console.print("[dim](grounded draft; asking the model to polish it...)[/dim]")
                 elif name == "answer":
                     final = data
-            if streamed:
-                console.print()
-        if as_json:
-            print(json.dumps(final, indent=2))
-            return
-        if not stream or not streamed:
-            console.print(final["answer"], markup=False)
-        elif final["answer"] != "".join(streamed).strip():
-            console.print("\n[yellow]The streamed reply did not pass validation; the answer is:[/yellow]")
-            console.print(final["answer"], markup=False)
+            if draft is None or final["answer"] != draft["answer"]:
+                if draft is not None:
+                    console.print("\n[bold]The model's polish passed the checks:[/bold]")
+                console.print(final["answer"], markup=False)
         for citation in final["citations"]:
             console.print(f"  [{citation['n']}] {citation['citation']}", markup=False)
         _footer(GenerationInfo.model_validate(final["generation"]))
@@ -139,8 +159,8 @@ def _cites(citations: list[Citation]) -> str:
 
 
 def _footer(info: GenerationInfo) -> None:
-    if info.origin == "fallback":
-        reason = info.problems[-1] if info.problems else "the model's reply did not pass validation"
-        console.print(f"\n[yellow]origin: fallback[/yellow] (grounded draft; {escape(reason)})")
+    if info.origin == "grounded":
+        reason = info.problems[-1] if info.problems else info.policy or "the model was not asked"
+        console.print(f"\n[yellow]origin: grounded[/yellow] (grounded draft; {escape(reason)})")
     else:
         console.print(f"\n[dim]origin: model ({info.model}, {info.attempts} call(s))[/dim]")

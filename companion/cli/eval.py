@@ -26,6 +26,28 @@ def register(
     eval_app = typer.Typer(help="Eval suites: run, list and compare runs.", no_args_is_help=True)
     app.add_typer(eval_app, name="eval")
 
+    @eval_app.command("calibrate")
+    def eval_calibrate(
+        suite: Annotated[
+            list[str] | None,
+            typer.Option(help="Task suite to calibrate (repeatable): goals, session_prep, feedback, ask."),
+        ] = None,
+        limit: Annotated[int | None, typer.Option(min=1, help="At most this many cases per suite.")] = None,
+    ) -> None:
+        """Measure how often the configured model's replies pass validation, per task, and store it for
+        the `auto` policy (the model is asked for every case)."""
+        svc = services()
+        svc.db.create_tables()
+        found = run(lambda: svc.evaluation.calibrate(suites=suite, limit=limit))
+        table = Table("backend", "task", "prompt", "passed", "pass rate", "auto calls the model")
+        threshold = svc.settings.assistant.min_pass_rate
+        for c in found:
+            table.add_row(
+                escape(c.backend), c.task, c.prompt_version, f"{c.passed}/{c.cases}", f"{c.pass_rate:.2f}",
+                "yes" if c.pass_rate >= threshold else "no",
+            )  # fmt: skip
+        console.print(table)
+
     @eval_app.command("run")
     def eval_run(
         suite: Annotated[

@@ -34,10 +34,12 @@ from companion.assistant.models import (
     SessionPrepRequest,
     SessionPrepResponse,
 )
+from companion.assistant.policy import Calibration, CalibrationStore
 from companion.assistant.prompts import PromptLibrary
 from companion.assistant.service import EXCERPT_CHARS, MentoringService
 from companion.errors import BackendTimeout, BackendUnavailable, CompanionError, InvalidInput, NotFound
 from companion.evaluation import metrics as m
+from companion.evaluation import quality as q
 from companion.evaluation.schemas import (
     CaseChange,
     CompareReport,
@@ -68,7 +70,15 @@ SUITES = {
     "adversarial": "adversarial.jsonl",
     "matching": "matching.jsonl",
 }
-INFORMATIONAL = frozenset({"origin", "judge"})
+CALIBRATED = ("goals", "session_prep", "feedback", "ask")  # the task suites, one per assistant task
+INFORMATIONAL = frozenset({"origin", "judge", "model_pass"})
+GROUNDED = "grounded:"  # prefix of the quality metrics measured on the composer's draft alone (informational)
+QUALITY = {
+    "ask": ("key_point_coverage", "groundedness"),
+    "goals": ("goal_specificity", "smart"),
+    "agenda": ("minutes_add_up",),
+    "feedback": ("behaviour_kept", "no_blanks", "judgments_removed"),
+}
 _RESPONSES: dict[str, type[BaseModel]] = {
     "goals": GoalDraftResponse,
     "agenda": SessionPrepResponse,
@@ -95,10 +105,12 @@ class CaseOutcome:
     metrics: dict[str, MetricValue] = field(default_factory=dict)
     origin: str = ""
     seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def add(self, name: str, metric: m.Metric) -> None:
         value, reason = metric
-        self.metrics[name] = MetricValue(value=value, reason=reason, gate=name not in INFORMATIONAL)
+        gate = name not in INFORMATIONAL and not name.startswith(GROUNDED)
+        self.metrics[name] = MetricValue(value=value, reason=reason, gate=gate)
 
     @property
     def score(self) -> float:
@@ -177,7 +189,9 @@ class EvaluationService:
         llm: ChatModel,
         prompts: PromptLibrary,
         settings: Settings,
+        calibrations: CalibrationStore,
     ) -> None:
+        self.calibrations = calibrations
         self.db = db
         self.assistant = assistant  # the wiring's assistant, built around the retriever it is given
         self.retriever = retriever
@@ -303,22 +317,40 @@ class EvaluationService:
         tracer = _TracingRetriever(self.retriever, guide)
         return self.assistant(cast(Retriever, tracer)), tracer
 
+    def _respond(
+        self, service: MentoringService, case: Case, policy: str | None = None
+    ) -> GoalDraftResponse | SessionPrepResponse | FeedbackResponse | AskResponse:
+        task = case.task
+        if task == "goals":
+            return service.draft_goals(EVAL_PRINCIPAL, GoalDraftRequest(**case.inputs), policy=policy)
+        if task == "agenda":
+            return service.prepare_session(EVAL_PRINCIPAL, SessionPrepRequest(**case.inputs), policy=policy)
+        if task == "feedback":
+            return service.coach_feedback(EVAL_PRINCIPAL, FeedbackRequest(**case.inputs), policy=policy)
+        if task == "ask":
+            return service.ask(EVAL_PRINCIPAL, AskRequest(**case.inputs), policy=policy)
+        raise InvalidInput(f"case {case.id}: unknown task {task!r}")
+
     def _score_assistant(self, case: Case, outcome: CaseOutcome, *, judge: bool) -> None:
         service, tracer = self._traced(case.guide)
         expect = case.expect
         task = case.task
-        response: BaseModel
-        if task == "goals":
-            response = service.draft_goals(EVAL_PRINCIPAL, GoalDraftRequest(**case.inputs))
-        elif task == "agenda":
-            response = service.prepare_session(EVAL_PRINCIPAL, SessionPrepRequest(**case.inputs))
-        elif task == "feedback":
-            response = service.coach_feedback(EVAL_PRINCIPAL, FeedbackRequest(**case.inputs))
-        elif task == "ask":
-            response = service.ask(EVAL_PRINCIPAL, AskRequest(**case.inputs))
-        else:
-            raise InvalidInput(f"case {case.id}: unknown task {task!r}")
+        grounded = self._respond(service, case, policy="never")  # the composer alone: quality of the draft
+        response = self._respond(service, case)
         chunks = tracer.seen
+        by_text = {c.id: c.text for c in chunks}
+        outcome.extra["model_called"] = response.generation.attempts > 0
+        if response.generation.attempts:
+            outcome.add("model_pass", m.origin(response.origin))
+        else:
+            outcome.add("model_pass", (0.0, f"the model was not called: {response.generation.policy}"))
+        if case.suite != "adversarial":
+            for prefix, out in ((GROUNDED, grounded), ("", response)):
+                threshold = self.config.groundedness_threshold
+                for name, metric in _quality(case, out, by_text, threshold, service.today()):
+                    outcome.add(prefix + name, metric)
+                if isinstance(out, GoalDraftResponse) and out.goals:
+                    outcome.extra[("grounded_" if prefix else "") + "first_measure"] = out.goals[0].measure
         ids = {c.id for c in chunks}
         outcome.context = [
             {"n": n, "id": c.id, "citation": c.citation, "source": c.source, "text": c.text[:EXCERPT_CHARS]}
@@ -415,6 +447,51 @@ class EvaluationService:
         except ValueError:
             return 0.0, f"judge reply unusable: {reply.raw[:120]!r}"
         return round((verdict.score - 1) / 4, 4), f"judge {verdict.score}/5: {verdict.reason}"
+
+    # ---- calibration -----------------------------------------------------------------------------
+
+    def calibrate(
+        self,
+        *,
+        suites: Sequence[str] | None = None,
+        limit: int | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> list[Calibration]:
+        """Ask the model for every case of the task suites (policy `always`) and store, per task, how
+        often its reply passed validation; the `auto` policy reads the latest of these."""
+        chosen = [s for s in (suites or CALIBRATED) if s in CALIBRATED]
+        if not chosen:
+            raise InvalidInput(f"calibrate one of these suites: {', '.join(CALIBRATED)}")
+        backend = getattr(self.llm, "name", type(self.llm).__name__)
+        found = []
+        for suite in chosen:
+            cases = load_suite(self.config.dir, suite)
+            cases = cases[:limit] if limit else cases
+            if not cases:
+                continue
+            task = cases[0].task
+            started = time.perf_counter()
+            passed = 0
+            service = self.assistant(self.retriever)
+            for case in cases:
+                try:
+                    response = self._respond(service, case, policy="always")
+                    passed += response.origin == "model"
+                except (BackendUnavailable, BackendTimeout, CompanionError):
+                    pass  # a failed call is a failed pass
+                if progress:
+                    progress(f"{suite}/{case.id}")
+            calibration = Calibration(
+                backend=backend,
+                task=task,
+                prompt_version=self.prompts.version(task),
+                cases=len(cases),
+                passed=passed,
+                pass_rate=round(passed / len(cases), 4),
+            )
+            self.calibrations.record(calibration, seconds=time.perf_counter() - started)
+            found.append(calibration)
+        return found
 
     # ---- reading ---------------------------------------------------------------------------------
 
@@ -529,6 +606,35 @@ class EvaluationService:
 # ---- helpers ----------------------------------------------------------------------------------------------
 
 
+def _quality(
+    case: Case,
+    response: BaseModel,
+    chunk_texts: dict[str, str],
+    threshold: float,
+    today: Any,
+) -> list[tuple[str, m.Metric]]:
+    """The quality metrics of one output of a task (the same for the grounded draft and the final output)."""
+    found: list[tuple[str, m.Metric]] = []
+    if isinstance(response, AskResponse):
+        points = case.expect.get("answer_points", [])
+        found.append(("key_point_coverage", q.key_point_coverage(response.answer, points)))
+        cited = {c.n: chunk_texts.get(c.chunk_id, "") for c in response.citations}
+        found.append(("groundedness", m.groundedness(response.answer, cited, threshold=threshold)))
+    elif isinstance(response, GoalDraftResponse):
+        pairs = [(g.statement, g.measure) for g in response.goals]
+        found.append(("goal_specificity", q.goal_specificity(case.inputs.get("aspiration", ""), pairs)))
+        horizon = today + timedelta(weeks=case.inputs.get("horizon_weeks", 12))
+        found.append(("smart", m.smart_elements(response, today=today, horizon=horizon)))
+    elif isinstance(response, SessionPrepResponse):
+        found.append(("minutes_add_up", m.minutes_add_up(response)))
+    elif isinstance(response, FeedbackResponse):
+        found.append(("behaviour_kept", q.behaviour_kept(response.original, response.rewritten)))
+        parts = [response.rewritten, response.situation, response.behaviour, response.impact]
+        found.append(("no_blanks", q.no_blanks(parts)))
+        found.append(("judgments_removed", m.judgments_removed(response.original, response.rewritten)))
+    return found
+
+
 def settings_snapshot(settings: Settings) -> dict[str, Any]:
     """The settings of a run, with secrets and database passwords masked, and scripted replies counted."""
     data = settings.model_dump(mode="json")
@@ -548,11 +654,29 @@ def _summaries(outcomes: list[CaseOutcome], threshold: float) -> dict[str, Suite
     summary = {}
     for suite, items in by_suite.items():
         names = sorted({n for o in items for n in o.metrics})
+        metrics = {n: round(mean(o.metrics[n].value for o in items if n in o.metrics), 4) for n in names}
+        for prefix, key in (("", "first_measure"), (GROUNDED, "grounded_first_measure")):
+            measures = {o.case.id: o.extra[key] for o in items if key in o.extra}
+            if len(measures) >= 2:
+                metrics[f"{prefix}distinct_measures"] = q.distinct_share(measures)[0]
+        called = [o for o in items if o.extra.get("model_called")]
+        task_quality = QUALITY.get(items[0].case.task, ())
+
+        def quality(
+            prefix: str, items: list[CaseOutcome] = items, names: tuple[str, ...] = task_quality
+        ) -> float | None:
+            values = [o.metrics[prefix + n].value for o in items for n in names if prefix + n in o.metrics]
+            return round(mean(values), 4) if values else None
+
         summary[suite] = SuiteSummary(
             cases=len(items),
             score=round(mean(o.score for o in items), 4),
             pass_rate=round(sum(o.score >= threshold for o in items) / len(items), 4),
-            metrics={n: round(mean(o.metrics[n].value for o in items if n in o.metrics), 4) for n in names},
+            metrics=metrics,
+            model_called=len(called),
+            validity=round(sum(o.origin == "model" for o in called) / len(called), 4) if called else None,
+            quality_grounded=quality(GROUNDED),
+            quality_final=quality(""),
         )
     return summary
 

@@ -20,6 +20,14 @@ class SuiteSummary(BaseModel):
     score: float = Field(description="Mean case score.")
     pass_rate: float = Field(description="Share of cases whose score reached the pass threshold.")
     metrics: dict[str, float] = Field(description="Mean of each metric over the suite's cases.")
+    model_called: int = Field(0, description="Cases in which the policy asked the model to polish the draft.")
+    validity: float | None = Field(
+        None, description="Model-pass rate: share of the cases that called the model whose reply passed."
+    )
+    quality_grounded: float | None = Field(
+        None, description="Mean quality of the grounded drafts alone (the composer, no model)."
+    )
+    quality_final: float | None = Field(None, description="Mean quality of the final outputs.")
 
 
 class EvalRunOut(BaseModel):

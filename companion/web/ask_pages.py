@@ -46,7 +46,7 @@ def answer_parts(answer: str, citations: list[Citation]) -> list[tuple[str, Cita
     return parts
 
 
-def ask_request(question: str) -> AskRequest:
+def ask_request(question: str, *, polish: bool = False) -> AskRequest:
     """The question checked with a message for people (empty, too short, too long -> InvalidInput)."""
     if len(question) < QUESTION_MIN:
         raise InvalidInput(f"type a question first (at least {QUESTION_MIN} characters)")
@@ -55,7 +55,7 @@ def ask_request(question: str) -> AskRequest:
             f"the question is too long ({len(question)} characters); keep it under {QUESTION_MAX}"
         )
     try:
-        return AskRequest(question=question)
+        return AskRequest(question=question, polish=polish)
     except ValidationError as exc:  # kept in step with AskRequest should its rules change
         raise InvalidInput(f"the question cannot be asked: {validation_problems(exc)[0].message}") from exc
 
@@ -83,7 +83,7 @@ def ask_page(request: Request, user: PageUser) -> HTMLResponse:
 def ask(request: Request, services: ServicesDep, user: PageUser, form: CheckedForm) -> HTMLResponse:
     question = field(form, "question")
     try:
-        result = services.mentoring.ask(user.principal, ask_request(question))
+        result = services.mentoring.ask(user.principal, ask_request(question, polish=_polish(form)))
     except CompanionError as exc:
         return _page(request, question=question, error=exc.message, status_code=exc.status_code)
     return _page(request, question=question, result=result)
@@ -91,16 +91,22 @@ def ask(request: Request, services: ServicesDep, user: PageUser, form: CheckedFo
 
 @router.post("/ask/stream")
 def ask_stream(services: ServicesDep, user: PageUser, form: CheckedForm) -> Response:
-    """The ask capability's event stream (`sources`, `token`s, one `answer`) for the page's script.
-    Refusals are JSON errors shaped like the API's, so the script can show their message."""
+    """The ask capability's event stream (`sources`, the grounded `draft`, one final `answer`) for the
+    page's script. Refusals are JSON errors shaped like the API's, so the script can show their message."""
     try:
-        events = services.mentoring.ask_stream(user.principal, ask_request(field(form, "question")))
+        request = ask_request(field(form, "question"), polish=_polish(form))
+        events = services.mentoring.ask_stream(user.principal, request)
     except CompanionError as exc:
         body = {"error": {"code": exc.code, "message": exc.message}}
         return JSONResponse(body, status_code=exc.status_code)
     return StreamingResponse(
         sse_lines(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )
+
+
+def _polish(form: Any) -> bool:
+    """The "try the model anyway" button posts polish=1."""
+    return field(form, "polish") in ("1", "true", "on")
 
 
 @router.get("/guides/view", response_class=HTMLResponse)

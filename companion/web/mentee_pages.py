@@ -162,7 +162,7 @@ def _draft_rows_from(form: FormData) -> list[dict[str, Any]]:
 
 
 def _origin(form: FormData) -> str:
-    return "fallback" if field(form, "origin") == "fallback" else "model"
+    return "grounded" if field(form, "origin") == "grounded" else "model"
 
 
 # ---- my goals ----------------------------------------------------------------------------------------
@@ -214,7 +214,12 @@ def draft_goals(request: Request, services: ServicesDep, user: MenteePage, form:
     try:
         count = _whole_number(ask["max_goals"] or "3", "Number of goals", 1, MAX_DRAFTS)
         body = from_form(
-            GoalDraftRequest, LABELS, aspiration=ask["aspiration"], context=ask["context"], max_goals=count
+            GoalDraftRequest,
+            LABELS,
+            aspiration=ask["aspiration"],
+            context=ask["context"],
+            max_goals=count,
+            polish=field(form, "polish") == "1",
         )
         result = services.mentoring.draft_goals(user.principal, body)
     except CompanionError as exc:
@@ -329,7 +334,14 @@ def prepare_session(
             active = [g.statement for g in services.records.list_goals(me, me.id, status="active")]
             goals = [prep["focus"], *active][:10]
         result = services.mentoring.prepare_session(
-            me, from_form(SessionPrepRequest, LABELS, length_minutes=length, goals=goals)
+            me,
+            from_form(
+                SessionPrepRequest,
+                LABELS,
+                length_minutes=length,
+                goals=goals,
+                polish=field(form, "polish") == "1",
+            ),
         )
     except CompanionError as exc:
         return _prepare_page(

@@ -149,7 +149,7 @@ def _feedback_page(
 ) -> HTMLResponse:
     diff = word_diff(result.original, result.rewritten) if result else []
     page: dict[str, Any] = {
-        "form": {"draft": "", "context": ""},
+        "form": {"draft": "", "context": "", "situation": "", "impact": ""},
         "result": result,
         "diff": diff,
         "counts": diff_counts(diff),
@@ -167,9 +167,12 @@ def feedback_page(request: Request, mentor: MentorPage) -> HTMLResponse:
 def coach_feedback(
     request: Request, services: ServicesDep, mentor: MentorPage, form: CheckedForm
 ) -> HTMLResponse:
-    typed = {"draft": field(form, "draft"), "context": field(form, "context")}
+    typed = {name: field(form, name) for name in ("draft", "context", "situation", "impact")}
+    polish = field(form, "polish") == "1"
     try:
-        result = services.mentoring.coach_feedback(mentor.principal, checked(FeedbackRequest, **typed))
+        result = services.mentoring.coach_feedback(
+            mentor.principal, checked(FeedbackRequest, **typed, polish=polish)
+        )
     except CompanionError as exc:
         return _feedback_page(request, form=typed, error=exc.message, status_code=exc.status_code)
     return _feedback_page(request, form=typed, result=result)

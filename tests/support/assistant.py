@@ -34,11 +34,13 @@ def build(
 ) -> Services:
     """Services on the scripted fake model with `guides` ingested; `extra` adds other settings."""
     texts = [r if isinstance(r, str) else json.dumps(r) for r in replies]
+    others = dict(extra or {})
+    assistant = {"min_similarity": 0.05, **others.pop("assistant", {})}  # type: ignore[dict-item]
     settings = make_settings(
         tmp_path,
         llm={"mode": "fake", "fake_replies": texts, **llm},
-        assistant={"min_similarity": 0.05},
-        **(extra or {}),
+        assistant=assistant,
+        **others,
     )
     services = Services(settings)
     services.db.create_tables()

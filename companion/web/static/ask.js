@@ -1,6 +1,7 @@
 // Ask the handbook: stream the answer into the page. Without this script the form posts and the server
-// renders the whole answer; with it, the answer arrives token by token from POST /ask/stream
-// (server-sent events: `sources`, `token`s, then one final `answer` that replaces the streamed text).
+// renders the whole answer; with it, POST /ask/stream sends server-sent events: `sources`, the grounded
+// `draft` (shown at once), then one final `answer` (the model's polish when it passed the checks, otherwise
+// the draft again) that replaces it. Model text that has not passed validation is never shown.
 (function () {
   "use strict";
   var form = document.getElementById("ask-form");
@@ -9,7 +10,8 @@
   var answer = document.getElementById("ask-answer");
   var status = document.getElementById("ask-status");
   var errorBox = document.getElementById("ask-error");
-  var fallback = document.getElementById("ask-fallback");
+  var grounded = document.getElementById("ask-grounded");
+  var polishForm = document.getElementById("ask-polish");
   var uncovered = document.getElementById("ask-uncovered");
   var sources = document.getElementById("ask-sources");
   var list = document.getElementById("ask-citations");
@@ -72,18 +74,19 @@
       list.appendChild(item);
     });
     sources.hidden = final.citations.length === 0;
-    fallback.hidden = !(final.covered && final.origin === "fallback");
+    grounded.hidden = !(final.covered && final.origin === "grounded");
+    if (polishForm) { polishForm.elements.question.value = final.question; }
     uncovered.hidden = final.covered;
     status.textContent = "";
   }
 
   function handle(name, data, state) {
-    if (name === "token") {
-      if (!state.tokens) { clear(answer); status.textContent = "Writing the answer..."; }
-      state.tokens += 1;
-      answer.appendChild(document.createTextNode(data.text));
-    } else if (name === "sources") {
-      status.textContent = "Found " + data.sources.length + " guide passages; writing the answer...";
+    if (name === "sources") {
+      status.textContent = "Found " + data.sources.length + " guide passages...";
+    } else if (name === "draft") {
+      state.draft = true;
+      renderFinal(data);
+      if (data.polishing) { status.textContent = "Grounded draft shown; the model is polishing it..."; }
     } else if (name === "answer") {
       state.final = true;
       renderFinal(data);
@@ -104,7 +107,7 @@
     var reader = response.body.getReader();
     var decoder = new TextDecoder();
     var buffer = "";
-    var state = { tokens: 0, final: false };
+    var state = { draft: false, final: false };
     function pump() {
       return reader.read().then(function (chunk) {
         if (chunk.done) {
@@ -147,7 +150,7 @@
     body.set("question", form.elements.question.value.trim());
     errorBox.hidden = true;
     result.hidden = false;
-    fallback.hidden = true;
+    grounded.hidden = true;
     uncovered.hidden = true;
     sources.hidden = true;
     clear(answer);

@@ -1,0 +1,880 @@
+"""The grounded composer: every task's answer built without the model, from the user's own input and the
+retrieved guidance, in well under a second.
+
+Each `compose_*` is a pure function of (input, grounding, embedder where it ranks text, today where it
+dates things) -> draft. The service returns the draft as the answer (`origin: grounded`) unless the policy
+calls the model and the model's edit of the draft passes validation. Nothing here quotes a hostile chunk
+or a hostile input (`guard.is_hostile`), and no draft is a form with [bracket] blanks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from threading import Lock
+from typing import Protocol
+
+import numpy as np
+
+from companion.assistant.feedback_rules import ABSOLUTES, CHARACTER, VAGUE
+from companion.assistant.grounding import Grounding
+from companion.assistant.guard import is_hostile
+from companion.assistant.models import AgendaItem, DraftedGoal
+from companion.knowledge.embeddings import TextEmbedder
+from companion.knowledge.keyword import tokenize
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_WORDS = re.compile(r"[A-Za-z]{2,}")
+
+
+def _words(text: str) -> int:
+    return len(_WORDS.findall(text))
+
+
+def _plain(text: str) -> str:
+    """Markdown inline markup removed: emphasis, code, links."""
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"(\*\*|__|\*|`)", "", text)
+    return " ".join(text.split())
+
+
+def _sentence(text: str) -> str:
+    text = text.strip().rstrip(";,:")
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
+# ---- ask -------------------------------------------------------------------------------------------------
+
+
+class Encoder(Protocol):
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+class SentenceVectors:
+    """The embedder with a bounded memory of the sentence vectors it made: guide sentences come back in
+    request after request, so after the first few only the question is encoded."""
+
+    def __init__(self, embedder: TextEmbedder, *, max_items: int = 50_000) -> None:
+        self.embedder = embedder
+        self.max_items = max_items
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            fresh = self.embedder.encode(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    self._vectors[text] = vector
+                while len(self._vectors) > self.max_items:
+                    self._vectors.popitem(last=False)
+        with self._lock:
+            rows = []
+            for text in texts:
+                vector = self._vectors.get(text)
+                if vector is None:  # evicted meanwhile by a concurrent request
+                    vector = self.embedder.encode([text])[0]
+                self._vectors.move_to_end(text, last=True) if text in self._vectors else None
+                rows.append(vector)
+        dims = getattr(self.embedder, "dimensions", 0)
+        return np.stack(rows) if rows else np.zeros((0, dims), dtype=np.float32)
+
+    def warm(self, texts: list[str]) -> int:
+        """Encode guide sentences ahead of the first request; returns how many were new."""
+        with self._lock:
+            new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if new:
+            self.encode(new)
+        return len(new)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    n: int  # citation number of the chunk
+    position: int
+    text: str
+
+
+_TABLE_RULE = re.compile(r"^:?-{2,}:?$")
+_LIST_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
+
+
+def _table_sentences(lines: list[str]) -> list[str]:
+    """A Markdown table as sentences, one per row ("Header: cell; header: cell."). A table whose header
+    row is not in the chunk (no rule line) cannot be read reliably, so it is skipped."""
+    rows = [[_plain(c) for c in line.strip().strip("|").split("|")] for line in lines]
+    rule = next((i for i, r in enumerate(rows) if all(_TABLE_RULE.match(c) or not c for c in r)), None)
+    if rule is None or rule == 0:
+        return []
+    head = rows[rule - 1]
+    out = []
+    for row in rows[rule + 1 :]:
+        pairs = [f"{h}: {c}" if h else c for h, c in zip(head, row, strict=False) if c]
+        if pairs:
+            out.append(_sentence("; ".join(pairs)))
+    return out
+
+
+def text_units(text: str) -> list[str]:
+    """The quotable sentences of a guide chunk: no headings, no table rules, table rows as sentences, and
+    a list that follows a line ending in ':' joined to that line ("Winners receive: a lantern; ...")."""
+    units: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
+        if not lines:
+            continue
+        if all(line.startswith("|") for line in lines):
+            units.extend(_table_sentences(lines))
+            continue
+        paragraph: list[str] = []
+        items: list[str] = []
+
+        def flush(paragraph: list[str] = paragraph, items: list[str] = items) -> None:
+            if items and units and units[-1].endswith(":"):
+                units[-1] = _sentence(units[-1] + " " + "; ".join(i.rstrip(".;") for i in items))
+            else:
+                for item in items:
+                    units.extend(_split(item))
+            items.clear()
+            if paragraph:
+                units.extend(_split(" ".join(paragraph)))
+                paragraph.clear()
+
+        for line in lines:
+            if line.startswith("#") or line.startswith("|"):
+                flush()
+                continue
+            if _LIST_ITEM.match(line):
+                if paragraph:
+                    units.extend(_split(" ".join(paragraph)))
+                    paragraph.clear()
+                items.append(_plain(_LIST_ITEM.sub("", line)))
+            else:
+                if items:
+                    flush()
+                paragraph.append(line)
+        flush()
+    return units
+
+
+def _split(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(_plain(text)) if s.strip()]
+
+
+def answer_candidates(grounding: Grounding) -> list[Candidate]:
+    hostile = grounding.hostile
+    seen: set[str] = set()
+    found = []
+    for index, chunk in enumerate(grounding.chunks):
+        if index in hostile:
+            continue  # a chunk that talks to the assistant is never quoted
+        for position, unit in enumerate(text_units(chunk.text)):
+            key = unit.lower()
+            if _words(unit) < 4 or len(unit) > 480 or unit.endswith(("?", ":")) or key in seen:
+                continue
+            seen.add(key)
+            found.append(Candidate(index + 1, position, unit))
+    return found
+
+
+def compose_answer(
+    question: str,
+    grounding: Grounding,
+    embedder: Encoder,
+    *,
+    max_sentences: int = 5,
+    diversity: float = 0.2,
+    follow: int = 2,
+    gap: float = 0.3,
+) -> str | None:
+    """The guide sentences closest in meaning to the question (embedding similarity plus a little word
+    overlap and a small prior for the better-ranked chunk), chosen by maximal marginal relevance so they
+    do not repeat each other, each cited [n]: at most `max_sentences`, none scoring `gap` below the best;
+    the sentence after each of the first `follow` picks joins it when still relevant (it usually carries
+    the detail). None when no safe chunk has a quotable sentence."""
+    candidates = answer_candidates(grounding)
+    if not candidates:
+        return None
+    rows = embedder.encode([c.text for c in candidates])
+    query = embedder.encode([question])[0]
+    similarity = rows @ query
+    wanted = set(tokenize(question))
+    overlap = np.array(
+        [len(wanted & set(tokenize(c.text))) / len(wanted) if wanted else 0.0 for c in candidates]
+    )
+    rank_prior = np.array([0.06 / c.n for c in candidates])
+    dangling = np.array([0.05 if re.match(r"(They|It|This|These|That|Those|He|She)\b", c.text) else 0.0
+                         for c in candidates])  # fmt: skip
+    relevance = similarity + 0.15 * overlap + rank_prior - dangling
+    chosen: list[int] = []
+    picks = 0
+    best = float(relevance.max())
+    while len(chosen) < min(max_sentences, len(candidates)):
+        redundancy = (rows @ rows[chosen].T).max(axis=1) if chosen else np.zeros(len(candidates))
+        mmr = (1 - diversity) * relevance - diversity * redundancy
+        mmr[chosen] = -np.inf
+        pick = int(np.argmax(mmr))
+        if chosen and (relevance[pick] < best - gap or redundancy[pick] > 0.9):
+            break
+        picks += 1
+        chosen.append(pick)
+        after = _next_in_chunk(candidates, pick)
+        if picks <= follow and after is not None and after not in chosen and len(chosen) < max_sentences:
+            if relevance[after] >= best - gap - 0.1:
+                chosen.append(after)  # the sentence after a best one usually carries its detail
+    return " ".join(_cited(candidates[i].text, candidates[i].n) for i in chosen)
+
+
+def _next_in_chunk(candidates: list[Candidate], i: int) -> int | None:
+    j = i + 1
+    if j < len(candidates) and candidates[j].n == candidates[i].n:
+        return j
+    return None
+
+
+def _cited(sentence: str, n: int) -> str:
+    """The sentence with its marker before the final stop: "Book early [2]."."""
+    text = sentence.rstrip()
+    stop = text[-1] if text and text[-1] in ".!?" else "."
+    body = text.rstrip(".!?").rstrip()
+    if body.endswith(('"', "'", ")")) and stop == ".":
+        return f"{body} [{n}]."
+    return f"{body} [{n}]{stop}"
+
+
+# ---- goals -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _GoalKind:
+    """How to measure progress on one kind of aspiration. `{what}` is the aspiration's own object phrase,
+    `{n}` a count that fits the horizon."""
+
+    pattern: str
+    measure: str
+    steps: tuple[str, ...]
+    milestone: str
+
+
+_KINDS = (
+    _GoalKind(
+        r"present\w*|presentation|public speaking|speak\w*|talks?\b|pitch\w*|demo\w*",
+        "{n} presentations on {what}, each followed by written feedback from at least one listener",
+        ("Pick the first presentation on {what} and book a date for it",
+         "Rehearse it once with your mentor and note two things to change"),
+        "Give the first presentation on {what} and go through the listener's feedback with your mentor",
+    ),
+    _GoalKind(
+        r"writ\w*|document\w*|docs\b|proposals?|blog\w*|reports?\b",
+        "{n} pieces of {what} drafted and reviewed by a colleague, with fewer review comments on the last "
+        "than on the first",
+        ("Choose the first piece of {what} and the colleague who will review it",
+         "Collect two examples of {what} that you think work well and note why"),
+        "Have the first piece of {what} reviewed and list what the reviewer asked to change",
+    ),
+    _GoalKind(
+        r"delegat\w*|hand\w* over|let go",
+        "{n} recurring tasks delegated to others, each with an agreed owner and a check-in date",
+        ("List the tasks you do each week and mark the ones someone else could own",
+         "Pick the first task to hand over and agree the owner and a check-in date"),
+        "Hand over the first task and review at the check-in how it went",
+    ),
+    _GoalKind(
+        r"move\b|moving|become|becoming|transition\w*|switch\w*|promot\w*|career|role\b",
+        "{n} pieces of evidence for {what}: projects delivered, skills shown or feedback received",
+        ("Write down what people in {what} do that you do not do yet",
+         "Ask one person already in {what} what evidence mattered most for them"),
+        "Deliver the first piece of evidence for {what} and show it to your mentor",
+    ),
+    _GoalKind(
+        r"\blead\w*|\brun\b|running|facilitat\w*|manag\w*|chair\w*",
+        "{n} occasions leading {what}, each with feedback from one participant",
+        ("Pick the first occasion to lead {what} and tell the people involved",
+         "Agree with your mentor what a well-led {what} looks like"),
+        "Lead {what} once and go through the participant's feedback with your mentor",
+    ),
+    _GoalKind(
+        r"network\w*|visib\w*|connect\w*|relationship\w*|know (?:more )?people|meet\w*",
+        "{n} conversations with people {what}, each with one follow-up agreed",
+        ("List five people {what} you would like to know and why",
+         "Ask your mentor for one introduction and book the first conversation"),
+        "Hold the first two conversations with people {what} and note what you learned",
+    ),
+    _GoalKind(
+        r"feedback|conflict|difficult|assertiv\w*|say no|confiden\w*|negotiat\w*|push back",
+        "{n} real conversations where you practise {what}, each noted afterwards with what worked",
+        ("Pick the next conversation where you can practise {what}",
+         "Role-play it once with your mentor and agree what to try"),
+        "Practise {what} in one real conversation and review the note with your mentor",
+    ),
+    _GoalKind(
+        r"learn\w*|understand\w*|stud\w*|course|master\w*|skill\w*|get better|improv\w*|practi[cs]\w*",
+        "{n} practice sessions on {what}, each ending with one thing you can now do written down",
+        ("Pick a course, book or project that teaches {what} and block time for it",
+         "Agree with your mentor a small task that shows progress on {what}"),
+        "Finish the first practice task on {what} and show the result to your mentor",
+    ),
+    _GoalKind(
+        r"time\b|prioriti\w*|focus\w*|balance|evening\w*|workload|overtime|burn\w*|organi[sz]\w*",
+        "{n} weeks in a row in which you plan and track {what}, noting each week what slipped and why",
+        ("Track one ordinary week to see where the time for {what} goes",
+         "Choose one change to try next week and tell your mentor"),
+        "Review the first two tracked weeks of {what} with your mentor",
+    ),
+)  # fmt: skip
+
+_LEADING = re.compile(
+    r"^(?:i\s+(?:want|would like|'d like|wish|hope|need|plan|aim)\s+to\s+|i'?m\s+(?:trying|hoping)\s+to\s+|"
+    r"to\s+|help\s+me\s+(?:to\s+)?|(?:get|become|be)\s+(?:better|more\s+\w+|comfortable|good|confident)\s+"
+    r"(?:at|in|with|when)\s+)",
+    re.I,
+)
+_GENERIC = "my development goal"
+
+
+def aspiration_core(aspiration: str) -> str:
+    """The aspiration as a verb phrase ("get better at X" stays whole), without "I want to"."""
+    if is_hostile(aspiration):
+        return "Make progress on " + _GENERIC
+    core = " ".join(aspiration.strip().rstrip(".!?").split())
+    core = re.sub(
+        r"^(?:i\s+(?:want|would like|'d like|wish|hope|need|plan|aim)\s+to|to)\s+", "", core, flags=re.I
+    )
+    return (core[:1].upper() + core[1:])[:160] if core else "Make progress on " + _GENERIC
+
+
+def _object_phrase(core: str, match: re.Match[str] | None, *, keep_place: bool = False) -> str:
+    """The part of the aspiration the measure counts: what follows the matched verb, or the whole core."""
+    rest = core[match.end() :] if match else core
+    if keep_place and re.match(r"\s*(?:in|outside|across|beyond|at|within)\b", rest, re.I):
+        return re.sub(r"\bmy\b", "your", rest.strip(" ,."), flags=re.I)
+    if keep_place:
+        rest = re.sub(r"^\s*(?:with|of|to)?\s*", "", rest)
+        return (
+            "in " + re.sub(r"\bmy\b", "your", rest.strip(" ,."), flags=re.I)
+            if _words(rest)
+            else "across the company"
+        )
+    target = re.search(r"\b(?:into|to become|towards?|as)\s+(.+)$", rest, re.I)
+    if target and re.search(
+        r"role|job|position|engineer|developer|manager|lead|career", target.group(1), re.I
+    ):
+        rest = target.group(1)
+    rest = re.sub(r"^\s*(?:instead of|rather than)\b.*$", "", rest, flags=re.I)
+    rest = re.sub(
+        r"^\s*(?:to|on|at|in|with|for|about|of|into|my|the|a|an)\b\s*", "", rest, flags=re.I
+    ).strip()
+    rest = re.sub(r"\s+(?:instead of|rather than)\b.*$", "", rest, flags=re.I).strip(" ,.")
+    if _words(rest) < 1:
+        rest = _LEADING.sub("", core).strip(" ,.") or core
+    rest = re.sub(r"\bmy\b", "your", re.sub(r"\bmyself\b", "yourself", rest, flags=re.I), flags=re.I)
+    return rest[:1].lower() + rest[1:] if rest else _GENERIC
+
+
+def _count(weeks: int) -> int:
+    return max(2, min(6, weeks // 3))
+
+
+def compose_goals(
+    *,
+    aspiration: str,
+    context: str,
+    max_goals: int,
+    grounding: Grounding,
+    today: date,
+    horizon: date,
+) -> list[DraftedGoal]:
+    """SMART goals in the aspiration's own terms: a skill goal with a count that fits the horizon, a
+    first milestone at the midpoint, and a conversation goal; each measure and step names what the
+    aspiration is about, and each goal cites the closest safe guide passage."""
+    core = aspiration_core(aspiration)
+    core_lower = core[:1].lower() + core[1:]
+    hostile_input = is_hostile(aspiration)
+    lower = core.lower()
+    kind = next((k for k in _KINDS if re.search(k.pattern, lower)), None)
+    match = re.search(kind.pattern, lower) if kind else None
+    keep_place = kind is not None and kind.pattern.startswith("network")
+    what = _GENERIC if hostile_input else _object_phrase(core, match, keep_place=keep_place)
+    weeks = max((horizon - today).days // 7, 2)
+    n = _count(weeks)
+    midpoint = today + timedelta(days=max((horizon - today).days // 2, 1))
+    if kind is None:
+        measure = f"{n} concrete steps taken toward this ({core_lower}), each noted with what went well"
+        steps = [f"Agree with your mentor what done looks like for '{what}'",
+                 f"Plan the first attempt at {what} within two weeks"]  # fmt: skip
+        milestone = f"Make the first attempt at {what} and review it with your mentor"
+    else:
+        measure = kind.measure.format(n=n, what=what)
+        steps = [s.format(what=what) for s in kind.steps]
+        milestone = kind.milestone.format(what=what)
+    context_step = _context_step(context)
+    if context_step:
+        steps = [steps[0], context_step, steps[1]]
+    goals = [
+        DraftedGoal(
+            statement=_sentence(f"{core} by {horizon.isoformat()}, measured by {measure.split(',')[0]}"),
+            measure=_sentence(measure),
+            target_date=horizon,
+            first_steps=steps[:3],
+            citations=grounding.safe_cite(f"SMART goal specific measurable {core}"),
+        )
+    ]
+    if max_goals >= 2:
+        goals.append(
+            DraftedGoal(
+                statement=_sentence(f"{milestone} by {midpoint.isoformat()}"),
+                measure=_sentence(f"1 milestone on {what} reached and reviewed, with 2 lessons written down"),
+                target_date=midpoint,
+                first_steps=[
+                    f"Write down what the first milestone on {what} is",
+                    f"Book the review for the session closest to {midpoint.isoformat()}",
+                ],  # fmt: skip
+                citations=grounding.safe_cite(f"review goals mid-cycle milestone {core}"),
+            )
+        )
+    if max_goals >= 3:
+        goals.append(
+            DraftedGoal(
+                statement=_sentence(
+                    f"Learn from 2 colleagues who already do this well ({core_lower}) "
+                    f"by {horizon.isoformat()}"
+                ),
+                measure=_sentence(f"2 conversations about {what}, each with one idea tried afterwards"),
+                target_date=horizon,
+                first_steps=[
+                    "Ask your mentor who does this well and could spare half an hour",
+                    "Prepare three questions for the first conversation",
+                ],  # fmt: skip
+                citations=grounding.safe_cite(f"network goal people mentee {core}"),
+            )
+        )
+    return goals
+
+
+def _context_step(context: str) -> str:
+    """A first step from the mentee's own context: the situation they named, to start from."""
+    text = " ".join(context.split())
+    if not text or is_hostile(text) or _words(text) < 3:
+        return ""
+    first = _SENTENCE.split(text)[0].rstrip(".!?")
+    first = re.sub(r"^i\s+", "you ", first, flags=re.I)
+    first = re.sub(r"\bmy\b", "your", first, flags=re.I)
+    first = re.sub(r"\bI\b", "you", first)
+    first = re.sub(r"\bam\b", "are", first)
+    return f"Note with your mentor one recent example of this: {first[:90]}"
+
+
+# ---- feedback --------------------------------------------------------------------------------------------
+
+_BEHAVIOUR_OF = {
+    "lazy": "work was not finished when it was agreed",
+    "careless": "details were missed that a second look would have caught",
+    "sloppy": "there were mistakes that a check would have caught",
+    "incompetent": "the work did not meet what was agreed",
+    "stupid": "the approach did not work out",
+    "dumb": "the approach did not work out",
+    "rude": "the tone came across as sharp to others",
+    "arrogant": "other people's points were dismissed before they were discussed",
+    "selfish": "the team's needs were not taken into account",
+    "unprofessional": "this fell short of what the team agreed",
+    "hopeless": "progress has stalled",
+    "useless": "the work could not be used as it was",
+    "clueless": "some of the context was missing",
+    "disorganized": "the work was hard for others to follow",
+    "disorganised": "the work was hard for others to follow",
+    "irresponsible": "a commitment was not kept",
+    "immature": "the reaction got in the way of the discussion",
+    "annoying": "this disrupted others' work",
+    "difficult person": "discussions got stuck",
+    "bad attitude": "the reaction got in the way of the work",
+    "negative attitude": "the reaction got in the way of the work",
+    "attitude problem": "the reaction got in the way of the work",
+    "not a team player": "the team was not kept in the loop",
+    "idiot": "the approach did not work out",
+    "pathetic": "the work fell short of what was agreed",
+    "unreliable": "commitments were missed",
+}
+_ABSOLUTE = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, ABSOLUTES), key=len, reverse=True)) + r")\b", re.I
+)
+_CHARACTER = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, CHARACTER), key=len, reverse=True)) + r")\b", re.I
+)
+_VAGUE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, VAGUE), key=len, reverse=True)) + r")\b", re.I)
+_SITUATION = re.compile(
+    r"\b(yesterday|today|this morning|last (?:week|month|time|sprint|quarter)|"
+    r"on (?:mon|tue|wed|thu|fri|sat|sun)\w*|"
+    r"in (?:(?:the|our|your|this|last|yesterday's|today's) )?[\w' -]{0,40}?"
+    r"(?:meeting|review|call|session|demo|standup|stand-up|retro\w*|presentation|workshop|sync|1:1|"
+    r"one-on-one|planning)s?|during [\w' -]{2,40}|at the [\w -]{2,30}|"
+    r"(?:mon|tues|wednes|thurs|fri)day|standup|stand-up|"
+    r"\b\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*)",
+    re.I,
+)
+_IMPACT = re.compile(
+    r"\b(because|so that|which meant|that meant|meant that|as a result|caus\w+|result\w*|impact\w*|affect\w*|"
+    r"delay\w*|had to|lost|missed the|slipped|confus\w+|blocked|frustrat\w+|cost|customers?|ran out|rework|"
+    r"the team (?:was|were|had))\b",
+    re.I,
+)
+_SWAPS = (
+    (r"\byou(?:'ve| have)? never\s+(\w+)", lambda m: f"you did not {_base(m.group(1))}"),
+    (r"\bnever\b", lambda m: "did not"),
+    (r"\byou(?: are|'re) always ([^,;]+)", lambda m: f"you were {m.group(1)} several times"),
+    (r"\byou always\s+(\w+)", lambda m: f"you {m.group(1)} several times"),
+    (r"\b(every single time|every time|all the time|constantly|always)\b", lambda m: "several times"),
+    (r"\b(no one|nobody)\b", lambda m: "some people"),
+    (r"\b(everyone|everybody)\b", lambda m: "people"),
+    (r"\bnothing\b", lambda m: "little"),
+    (r"\b(totally|completely)\s+", lambda m: ""),
+    (r"\bforever\b", lambda m: "a long time"),
+)
+
+
+def _base(verb: str) -> str:
+    """A verb's base form, roughly: "checks" -> "check", "checked" -> "check"."""
+    lower = verb.lower()
+    for suffix, repl in (("ies", "y"), ("ed", ""), ("es", ""), ("s", "")):
+        if lower.endswith(suffix) and len(lower) > len(suffix) + 2 and lower not in ("does", "has", "is"):
+            return lower[: -len(suffix)] + repl
+    return lower
+
+
+@dataclass
+class FeedbackDraft:
+    rewritten: str
+    situation: str
+    behaviour: str
+    impact: str
+    next_step: str
+    questions: list[str] = field(default_factory=list)
+
+
+def _soften(sentence: str) -> str:
+    for pattern, repl in _SWAPS:
+        sentence = re.sub(pattern, repl, sentence, flags=re.I)
+    return sentence
+
+
+def _as_behaviour(sentence: str) -> str:
+    """A character judgment turned into the behaviour behind it: "your report was sloppy" -> "in your
+    report, there were mistakes that a check would have caught"."""
+    match = _CHARACTER.search(sentence)
+    if not match:
+        return sentence
+    after = sentence[match.end() :]
+    noun = re.match(
+        r"\s+(mistake|error|bug|idea|question|comment|change|decision|choice|slip)\b", after, re.I
+    )
+    if noun:  # "a stupid mistake with X": the judgment is the adjective, the observation is the rest
+        return " ".join(f"{sentence[: match.start()]}{after}".split())
+    about = re.match(r"\s+(?:at|about|with|in|on)\s+(.+)$", after, re.I)
+    behaviour = _BEHAVIOUR_OF.get(match.group(1).lower(), "what happened got in the way of the work")
+    if about:
+        topic = re.sub(r"\s+(anything|everything|things)$", "", about.group(1).strip(), flags=re.I)
+        return f"with {topic}, {behaviour}"
+    before = sentence[: match.start()]
+    subject = re.search(
+        r"\b(your|the|this|that|his|her|their)\s+([\w' -]{2,40}?)\s+(?:was|is|were|are|looked|seemed|felt)\b",
+        before,
+        re.I,
+    )
+    if subject and not re.match(r"(?i)you", subject.group(2)):
+        return f"in {subject.group(1).lower()} {subject.group(2)}, {behaviour}"
+    return behaviour
+
+
+_PERSONAL = re.compile(
+    r"\b(young|old|older|younger|age[ds]?|woman|women|girl|lady|female|male|accent|part-timers?|mothers?|"
+    r"fathers?|pregnan\w*|emotional|smile|people like you|someone like you|religio\w*|race|disabilit\w*|"
+    r"foreigners?|native speakers?)\b",
+    re.I,
+)  # personal characteristics are not behaviour: such clauses are dropped, never rewritten
+_PERSONAL_PHRASE = re.compile(
+    r"\b(?:for|as)\s+an?\s+(?:young|old|older|younger|woman|girl|lady|man|foreigner|part-timer|mother|father)"
+    r"(?:\s+(?:person|engineer|employee|colleague))?\b,?|\b(?:surprisingly|quite)\s+",
+    re.I,
+)
+_TOPIC_AT_END = re.compile(
+    r"\b(?:for|to|with|on|in|about)\s+((?:the|your|an?|new)\s+)?([\w-]+(?:\s+[\w-]+){0,3})$", re.I
+)
+_CLAUSE = re.compile(r",\s+|;\s+|\s+(?:and|but)\s+", re.I)
+_OTHERS = re.compile(r"\b(no one|nobody|everyone|everybody|people think|people say)\b", re.I)
+_VERB_FIRST = re.compile(
+    r"^(?:did not|didn't|do not|don't|never|always|keep|kept|forgot|forget|missed|miss|"
+    r"interrupt\w*|ignor\w*|skipp?\w*|finish\w*|check\w*)\b",
+    re.I,
+)
+
+
+def _observations(draft: str) -> tuple[list[str], bool]:
+    """The draft's clauses as observations (softened, judgments turned into behaviour), and whether it
+    ended in a vague verdict."""
+    kept: list[str] = []
+    personal: list[str] = []
+    verdict = False
+    for sentence in _SENTENCE.split(" ".join(draft.split())):
+        sentence = sentence.strip()
+        if not sentence:
+            continue
+        if _VAGUE.search(sentence) and _words(_VAGUE.sub("", sentence)) < 4:
+            verdict = True
+            topic = re.search(
+                r"\b(your|the|this|that|those|these)\s+((?:[\w-]+\s+){0,2}[\w-]+)", sentence, re.I
+            )
+            if topic and not _VAGUE.search(topic.group(0)):
+                kept.append(f"topic: {topic.group(1).lower()} {topic.group(2)}")
+            continue
+        sentence_personal = False
+        for clause in _CLAUSE.split(sentence.rstrip(".!?")):
+            if re.match(
+                r"(?i)\s*(?:great|good|nice|excellent|solid)\s+(?:job|work)\b|\s*well done\b", clause
+            ):
+                kept.append("praise: " + clause.strip())
+                continue
+            clause = _PERSONAL_PHRASE.sub("", clause).strip(" ,")
+            if _PERSONAL.search(clause):
+                personal.append(clause)
+                sentence_personal = True
+                topic = _TOPIC_AT_END.search(clause)
+                if topic:
+                    kept.append(f"topic: {(topic.group(1) or '').lower()}{topic.group(2)}")
+                continue
+            if _OTHERS.search(clause) and not _CHARACTER.search(clause):
+                continue  # "nobody likes it" speaks for others and names no behaviour
+            effect = bool(re.match(r"(?i)\s*(?:so|which|that meant|meaning)\b", clause))
+            if effect and sentence_personal:
+                continue  # a conclusion drawn from a personal characteristic goes with it
+            clause = re.sub(
+                r"^(?:honestly|frankly|really|and|but|so|also|which)\b[, ]*", "", clause.strip(), flags=re.I
+            )
+            clause = re.sub(
+                r"\b(?:again|clearly|obviously|just|frankly|honestly)\b\s*", "", clause, flags=re.I
+            )
+            if _CHARACTER.search(clause):
+                clause = _as_behaviour(clause)
+            if _VAGUE.search(clause):
+                verdict = True
+                clause = _VAGUE.sub("", clause)
+            if _VERB_FIRST.match(clause):
+                clause = "you " + clause
+            clause = _soften(clause)
+            clause = re.sub(r"\b(stop being|don't be|do not be)\b.*$", "", clause, flags=re.I)
+            clause = re.sub(r"\s{2,}", " ", clause).strip(" ,;")
+            if _words(clause) >= 2 and clause.lower() not in (k.lower() for k in kept):
+                kept.append(("effect: " if effect else "") + clause)
+    observed = [k for k in kept if not k.startswith(("topic: ", "praise: "))]
+    return kept, verdict or bool(personal and not observed)
+
+
+def _request_from(observations: list[str]) -> str:
+    """A concrete request built from what was observed: "you did not check your numbers" -> "check your
+    numbers before you share the work"."""
+    for obs in observations:
+        negative = re.search(
+            r"\b(?:you\s+)?(?:did not|didn't|do not|don't|does not|failed to)\s+(.+)", obs, re.I
+        )
+        if negative:
+            return _second_person(negative.group(1))
+    for obs in observations:
+        late = re.search(r"\blate\b", obs, re.I)
+        if late:
+            return "be on time, or send a short note beforehand when you cannot be"
+    for obs in observations:
+        if "mistakes that a check" in obs or "details were missed" in obs:
+            return "do one check of the details before you share the work"
+    for obs in observations:
+        if re.search(r"\binterrupt", obs, re.I):
+            return "let people finish their point before you come in"
+    return "agree with me one specific thing to try differently"
+
+
+def _lower_first(text: str) -> str:
+    return text if re.match(r"^[A-Z]{2}|^I\b", text) else text[:1].lower() + text[1:]
+
+
+def _drop_phrase(text: str, phrase: str) -> str:
+    """`text` without the situation phrase it repeats ("in yesterday's review you ..." -> "you ...")."""
+    lowered = phrase.lower()
+    if not re.match(r"(in|on|at|during|yesterday|today|last|this)\b", lowered):
+        return text  # a bare noun ("standup") is part of the sentence, not a lead-in
+    at = text.lower().find(lowered)
+    if at < 0 or _words(text) - _words(phrase) < 2:
+        return text
+    return " ".join(f"{text[:at]} {text[at + len(phrase) :]}".split()).strip(" ,")
+
+
+def _situation_lead(situation: str) -> str:
+    """The situation as the opening of the first sentence: "In yesterday's review, ..."."""
+    text = situation.strip().rstrip(".")
+    if re.match(r"(?i)(in|on|at|during|yesterday|today|last|this|when|after|before)\b", text):
+        return text[:1].upper() + text[1:] + ", "
+    if re.fullmatch(r"(?i)stand-?ups?|\w+day", text):
+        return f"At {text}, "
+    return f"About {_lower_first(text)}: "
+
+
+def _second_person(phrase: str) -> str:
+    phrase = phrase.strip().rstrip(".")
+    phrase = re.sub(r"\b(his|her|their)\b", "your", phrase, flags=re.I)
+    return phrase
+
+
+def compose_feedback(
+    *, draft: str, context: str = "", situation: str = "", impact: str = ""
+) -> FeedbackDraft:
+    """The mentor's own sentences rewritten: absolute words softened, a judgment of character replaced
+    by the behaviour behind it, a vague verdict turned into a concrete request, and what was observed
+    kept. A missing situation or impact becomes a question for the mentor, never a blank."""
+    if is_hostile(draft):
+        observations: list[str] = []
+        verdict = False
+    else:
+        observations, verdict = _observations(draft)
+    context = "" if is_hostile(context) else " ".join(context.split())
+    situation = "" if is_hostile(situation) else " ".join(situation.split()).rstrip(".")
+    impact = "" if is_hostile(impact) else " ".join(impact.split()).rstrip(".")
+    if not situation:
+        found = _SITUATION.search(f"{context} {draft}")
+        if context:
+            situation = context.rstrip(".")
+        elif found:
+            situation = found.group(0)
+    topics = [o.removeprefix("topic: ") for o in observations if o.startswith("topic: ")]
+    praise = [o.removeprefix("praise: ") for o in observations if o.startswith("praise: ")]
+    observations = [o for o in observations if not o.startswith(("topic: ", "praise: "))]
+    effects = [o.removeprefix("effect: ") for o in observations if o.startswith("effect: ")]
+    observations = [o for o in observations if not o.startswith("effect: ")]
+    if not impact and effects:
+        impact = effects[0]
+    if not impact:
+        for obs in observations:
+            if _IMPACT.search(obs):
+                impact = obs
+                break
+    observed = [o for o in observations if o != impact]
+    generic = set(_BEHAVIOUR_OF.values())
+    if any(o not in generic for o in observed):
+        observed = [o for o in observed if o not in generic]  # the concrete observation says more
+    if situation:
+        observed = [_drop_phrase(o, situation) for o in observed]
+    behaviour = "; ".join(observed) if observed else ""
+    request = _request_from(observed + observations)
+    if request.startswith("agree with me") and topics:
+        request = f"agree with me one specific thing to change in {topics[0]}"
+    questions = []
+    if not situation:
+        questions.append("When and where did this happen (which meeting, task or day)?")
+    if not impact:
+        questions.append("What effect did it have on the work, the team or the people involved?")
+    if not behaviour:
+        questions.append("What exactly did you see or hear the person do?")
+    parts = []
+    lead = _situation_lead(situation) if situation else ""
+    if behaviour:
+        parts.append(_sentence(f"{lead}I noticed that {_lower_first(behaviour)}"))
+    elif lead:
+        parts.append(_sentence(lead.rstrip(", ")))
+    if impact:
+        parts.append(_sentence(f"The effect was that {impact[:1].lower() + impact[1:]}"))
+    parts.append(_sentence(f"Next time, could you {request}? I'm glad to help with it"))
+    if verdict and not observed:
+        about = topics[0] if topics else "how the work went"
+        parts.insert(0, _sentence(f"I would like to talk about {about}"))
+    parts[:0] = [_sentence(p) for p in praise]
+    return FeedbackDraft(
+        rewritten=" ".join(parts),
+        situation=_sentence(situation) if situation else "",
+        behaviour=_sentence(behaviour) if behaviour else "",
+        impact=_sentence(impact) if impact else "",
+        next_step=_sentence(f"Next time, {request}"),
+        questions=questions,
+    )
+
+
+# ---- agenda ----------------------------------------------------------------------------------------------
+
+_BLOCKER = re.compile(
+    r"\b(still|unsure|not sure|stuck|blocked|block\w*|couldn't|could not|didn't|did not|not yet|waiting|"
+    r"struggl\w*|hard|difficult|problem|issue|worried|behind|slipp\w*|no time|haven't|have not)\b",
+    re.I,
+)
+
+
+def blockers_in(notes: str) -> list[str]:
+    """The clauses of the last notes that name something stuck, unsure or not done."""
+    if not notes or is_hostile(notes):
+        return []
+    found = []
+    for sentence in _SENTENCE.split(" ".join(notes.split())):
+        for clause in re.split(r";\s+|,\s+but\s+|\s+but\s+", sentence.rstrip(".!?")):
+            clause = clause.strip(" ,")
+            if _BLOCKER.search(clause) and _words(clause) >= 3:
+                found.append(clause[:1].upper() + clause[1:])
+    return found[:3]
+
+
+def fit_minutes(weights: list[float], total: int) -> list[int]:
+    """Whole minutes proportional to `weights`, each at least 1, adding up to exactly `total`
+    (largest-remainder rounding)."""
+    n = len(weights)
+    if n == 0:
+        return []
+    if total < n:
+        raise ValueError("fewer minutes than items")
+    positive = [max(w, 0.0) for w in weights]
+    scale = sum(positive) or float(n)
+    spare = total - n  # every item gets 1 minute, the rest is shared by weight
+    shares = [(w if sum(positive) else 1.0) / scale * spare for w in positive]
+    minutes = [1 + int(s) for s in shares]
+    order = sorted(range(n), key=lambda i: (-(shares[i] - int(shares[i])), i))
+    for i in order[: total - sum(minutes)]:
+        minutes[i] += 1
+    return minutes
+
+
+def compose_agenda(
+    *, goals: list[str], notes: str, length: int, grounding: Grounding
+) -> tuple[list[AgendaItem], list[str]]:
+    """A time-boxed agenda in the GROW order that names the goals and the blockers of the last notes;
+    the minutes add up to the session length."""
+    goals = [g for g in goals if not is_hostile(g)]  # never quote text addressed to the assistant
+    blockers = blockers_in(notes)
+    plan: list[tuple[str, float, str]] = [
+        ("Check-in and wins since last time", 1.0, "Share what went well since you last met.")
+    ]
+    if notes and not is_hostile(notes):
+        plan.append(("Review actions from last session", 1.5,
+                     "Go through the actions agreed last time: done, in progress or blocked."))  # fmt: skip
+    for goal in goals[:3]:
+        plan.append((f"Goal: {goal[:60]}", 4.0 / min(len(goals), 3),
+                     f"Where things stand on '{goal[:80]}' and the next step toward it."))  # fmt: skip
+    for blocker in blockers[:2]:
+        plan.append((f"Work through: {blocker[:60]}", 2.0 / min(len(blockers), 2),
+                     f"Find options for what the notes say is open: {blocker[:100]}."))  # fmt: skip
+    if not goals:
+        plan.append(("Clarify goals for this cycle", 4.0, "Agree on one to three SMART goals to work on."))
+    plan.append(("Options and way forward", 1.5, "Explore options for the next steps and choose one to try."))
+    plan.append(("Commitments and close", 1.0, "Agree who does what before the next session."))
+    while len(plan) > length // 3 and len(plan) > 2:
+        plan.pop(-2)
+    minutes = fit_minutes([w for _, w, _ in plan], length)
+    items = [
+        AgendaItem(title=t, minutes=m, purpose=p, citations=grounding.safe_cite(f"session agenda {t} {p}"))
+        for (t, _, p), m in zip(plan, minutes, strict=True)
+    ]
+    questions = [
+        f"What is the smallest next step on '{g[:60]}', and what might get in the way?" for g in goals[:2]
+    ]
+    questions.extend(f"What would help with this: {b[:80]}?" for b in blockers[:1])
+    if notes and not blockers:
+        questions.append("Which actions from last time did I finish, and what did I learn from the others?")
+    questions.append("What support would help me most before our next session?")
+    return items, questions[:4]
