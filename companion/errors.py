@@ -60,3 +60,10 @@ class BackendUnavailable(CompanionError):
 class BackendTimeout(CompanionError):
     status_code = 504
     code = "backend_timeout"
+
+
+class AssetMissing(CompanionError):
+    """A file Companion ships (prompt, eval suite, sample guide) is not where the settings point."""
+
+    status_code = 500
+    code = "asset_missing"
