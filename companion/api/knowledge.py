@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Path, UploadFile
 
 from companion.api.deps import AdminUser, CurrentUser, ServicesDep
-from companion.api.uploads import read_upload
+from companion.http import read_upload
 from companion.schemas import MAX_DB_ID, DocumentOut, IngestReport
 
 RowId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="Database id.")]

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Path, Query, UploadFile
 
 from companion.api.deps import AdminUser, CurrentUser, ServicesDep
-from companion.api.uploads import read_upload
+from companion.http import read_upload
 from companion.matching.people import MAX_ID
 from companion.matching.schemas import ImportReport, PersonBrief, PersonIn, PersonOut, PersonUpdate
 

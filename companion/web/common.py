@@ -17,8 +17,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData, UploadFile
 
 from companion.api.deps import ServicesDep
-from companion.api.uploads import read_upload
 from companion.errors import Forbidden, InvalidInput, Unauthorized
+from companion.http import read_upload
 from companion.identity.accounts import Accounts, SignedIn, csrf_matches
 from companion.identity.auth import Role
 
