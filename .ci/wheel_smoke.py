@@ -70,22 +70,47 @@ def run(command: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 
     return output
 
 
+def source_copy(dest: Path) -> Path:
+    """The checkout's files as git sees them (tracked, plus new files not ignored): what a clean clone
+    has, without build leftovers (a stale `build/` would slip old modules into the wheel)."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SmokeFailed(f"cannot list the checkout's files with git: {exc}") from exc
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
+
+
 def build_wheel(dest: Path) -> Path:
-    step(f"building the wheel from {ROOT}")
+    src = source_copy(dest.parent / "src")
+    step(f"building the wheel from a copy of {ROOT}'s files")
     dest.mkdir(parents=True, exist_ok=True)
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dest), str(ROOT)], cwd=dest,
-        env=dict(os.environ))
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dest), str(src)],
+        cwd=dest,
+        env=dict(os.environ),
+    )
     wheels = sorted(dest.glob("companion-*.whl"))
     if len(wheels) != 1:
         raise SmokeFailed(f"expected one companion wheel in {dest}, found {[w.name for w in wheels]}")
     return wheels[0]
 
 
-def check_contents(wheel: Path) -> None:
+def check_contents(wheel: Path, source: Path) -> None:
+    """Every runtime file of `source` (the tree the wheel was built from) is in the wheel."""
     names = set(zipfile.ZipFile(wheel).namelist())
     missing = []
     for asset in ASSETS:
-        folder = ROOT / asset
+        folder = source / asset
         files = [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
         if not files:
             raise SmokeFailed(f"the checkout's {folder} is empty or missing")
@@ -95,12 +120,13 @@ def check_contents(wheel: Path) -> None:
             if f"companion/_assets/{asset}/{p.relative_to(folder).as_posix()}" not in names
         ]
     for prefix in PACKAGE_DATA:
-        source = ROOT / prefix
         missing += [
-            p.relative_to(ROOT).as_posix()
-            for p in source.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-            and p.relative_to(ROOT).as_posix() not in names
+            p.relative_to(source).as_posix()
+            for p in (source / prefix).rglob("*")
+            if p.is_file()
+            and "__pycache__" not in p.parts
+            and p.suffix != ".pyc"
+            and p.relative_to(source).as_posix() not in names
         ]
     if missing:
         listed = "\n  ".join(missing[:30])
@@ -132,7 +158,7 @@ def main() -> int:
     started = time.monotonic()
     try:
         wheel = args.wheel.resolve() if args.wheel else build_wheel(work / "dist")
-        check_contents(wheel)
+        check_contents(wheel, ROOT if args.wheel else work / "src")
         smoke(wheel, work)
     except (SmokeFailed, ServerFailed) as exc:
         print(f"wheel smoke: FAILED: {exc}", file=sys.stderr)
@@ -152,11 +178,20 @@ def smoke(wheel: Path, work: Path) -> None:
     step(f"installing {wheel.name} into a fresh venv {venv}")
     run([sys.executable, "-m", "venv", "--clear", str(venv)], cwd=here, env=env)
     python, companion = venv / "bin" / "python", venv / "bin" / "companion"
-    run([str(python), "-m", "pip", "install", "-q", str(wheel)], cwd=here, env=env, timeout=1800)
+    run(
+        [str(python), "-m", "pip", "install", "-q", "--no-compile", str(wheel)],
+        cwd=here,
+        env=env,
+        timeout=1800,
+    )
 
     where = run(
-        [str(python), "-c", "import companion, companion.assets as a; print(companion.__file__); "
-         "print('\\n'.join(str(a.asset_dir(n)) for n in a.NAMES))"],
+        [
+            str(python),
+            "-c",
+            "import companion, companion.assets as a; print(companion.__file__); "
+            "print('\\n'.join(str(a.asset_dir(n)) for n in a.NAMES))",
+        ],
         cwd=here,
         env=env,
     ).split()
@@ -175,8 +210,14 @@ def smoke(wheel: Path, work: Path) -> None:
         "COMPANION_LLM__MODE": "fake",
         "COMPANION_EMBEDDINGS__MODE": "fake",
     }
-    with Serve(command=[str(companion)], env=clean_env(**fake), inherit_env=False, cwd=here,
-               log=work / "serve.log", ready_timeout=300) as server:
+    with Serve(
+        command=[str(companion)],
+        env=clean_env(**fake),
+        inherit_env=False,
+        cwd=here,
+        log=work / "serve.log",
+        ready_timeout=300,
+    ) as server:
         step(f"`companion serve` ready on {server.base_url} after {server.ready_seconds:.1f} s")
         token = server.token
         if not token:

@@ -8,22 +8,18 @@ handbook in an embedded Chroma and SmolLM2 through llama.cpp, and reports:
 - pipeline overhead as a share of request time: (latency - model time) / latency (target <= 15 %),
 - how often the model's output passed validation (origin model) versus fell back.
 
-Usage: .venv/bin/python benchmarks/assistant.py [--requests 3]
+Usage: .venv/bin/python -m benchmarks.assistant [--requests 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from _common import REPO_ROOT, emit, log, percentile, r  # noqa: E402
+from benchmarks._common import REPO_ROOT, emit, log, percentile, r
 
 TARGET_OVERHEAD = 0.15
 

@@ -20,7 +20,7 @@ For each size, the first query (which builds the BM25 keyword index) is timed on
 recorded per request. Server-side stage times (query embedding, Chroma query, BM25 search, whole
 retrieve) come from timing wrappers set on the service instances by this script.
 
-    .venv/bin/python benchmarks/search_latency.py [--sizes 10000,100000] [--queries 200]
+    .venv/bin/python -m benchmarks.search_latency [--sizes 10000,100000] [--queries 200]
 """
 
 from __future__ import annotations
@@ -30,17 +30,15 @@ import hashlib
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
-from _common import (  # noqa: E402
+from benchmarks._common import (
     SECTION_HEADINGS,
     TOPICS,
     CpuMonitor,

@@ -43,4 +43,3 @@ def require_file(path: Path, *, what: str, setting: str) -> Path:
             "folder that has the file, or unset it to use the one installed with Companion"
         )
     return path
-

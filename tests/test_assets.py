@@ -20,6 +20,11 @@ from tests.support.app import REPO, make_api, make_settings
 runner = CliRunner()
 
 
+def _unwrapped(text: str) -> str:
+    """The CLI's message with all whitespace removed: rich wraps (and folds long paths) at its width."""
+    return "".join(text.split())
+
+
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {
         "COMPANION_DATA_DIR": str(tmp_path / "data"),
@@ -67,7 +72,7 @@ def test_a_missing_prompt_is_a_one_line_cli_error_naming_path_and_setting(tmp_pa
     )
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit)  # typer.Exit, not an escaped exception
-    assert f"there is no file {empty / 'goals.j2'}" in result.stderr
+    assert _unwrapped(f"there is no file {empty / 'goals.j2'}") in _unwrapped(result.stderr)
     assert "COMPANION_PROMPTS_DIR" in result.stderr and "Traceback" not in result.output
 
 
@@ -96,5 +101,6 @@ def test_a_missing_eval_suite_names_the_setting(tmp_path: Path) -> None:
         env=_env(tmp_path, COMPANION_EVALS__DIR=str(empty)),
     )
     assert result.exit_code == 1, result.output
-    assert f"eval suite 'goals' is missing: there is no file {empty / 'goals.jsonl'}" in result.stderr
+    expected = f"eval suite 'goals' is missing: there is no file {empty / 'goals.jsonl'}"
+    assert _unwrapped(expected) in _unwrapped(result.stderr)
     assert "COMPANION_EVALS__DIR" in result.stderr
