@@ -21,6 +21,8 @@ from tests.support.app import (
     make_settings,
 )
 
+pytest_plugins = ["tests.support.xdist_groups"]
+
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
