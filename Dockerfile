@@ -1,10 +1,19 @@
-# Companion: the same install as the README's first command, on the embedded defaults.
+# Companion: the wheel built from this checkout (prompts, eval suites and sample guides inside it),
+# installed the way .ci/wheel_smoke.py tests it, on the embedded defaults.
+FROM python:3.11-slim AS wheel
+WORKDIR /src
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
+COPY companion ./companion
+COPY prompts ./prompts
+COPY evals ./evals
+COPY knowledge ./knowledge
+RUN pip wheel --no-deps --no-cache-dir -w /dist .
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     ANONYMIZED_TELEMETRY=False HF_HUB_OFFLINE=1 \
-    COMPANION_DATA_DIR=/data COMPANION_HOST=0.0.0.0 COMPANION_PORT=8000 \
-    COMPANION_SAMPLE_KNOWLEDGE_DIR=/app/knowledge
+    COMPANION_DATA_DIR=/data COMPANION_HOST=0.0.0.0 COMPANION_PORT=8000
 
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential \
@@ -13,10 +22,8 @@ RUN apt-get update \
 WORKDIR /app
 # CPU-only torch first, so the project's torch==2.13.0 pin does not pull a CUDA build
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
-COPY pyproject.toml README.md ./
-COPY companion ./companion
-COPY knowledge ./knowledge
-RUN pip install .
+COPY --from=wheel /dist/ /tmp/dist/
+RUN pip install /tmp/dist/companion-*.whl && rm -rf /tmp/dist
 
 VOLUME /data
 EXPOSE 8000

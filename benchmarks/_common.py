@@ -10,12 +10,13 @@ import json
 import math
 import os
 import random
-import socket
 import sys
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Any
+
+from tests.support.server import free_port as free_port  # the one port picker
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,12 +47,6 @@ def timed(label: str):  # type: ignore[no-untyped-def]
     finally:
         box["s"] = time.perf_counter() - start
         log(f"{label}: {box['s']:.2f}s")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -450,10 +445,10 @@ class StageTimer:
 
 # ---- CPU contention monitor -------------------------------------------------------------------------
 
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _machine_jiffies() -> tuple[int, int]:
+def machine_jiffies() -> tuple[int, int]:
     """(busy, steal) jiffies summed over all CPUs since boot, from /proc/stat."""
     with open("/proc/stat") as fh:
         fields = [int(x) for x in fh.readline().split()[1:]]
@@ -461,7 +456,7 @@ def _machine_jiffies() -> tuple[int, int]:
     return user + nice + system + irq + softirq, steal
 
 
-def _process_jiffies(pid: int) -> int:
+def process_jiffies(pid: int) -> int:
     """utime + stime of a process (all its threads), 0 if it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
@@ -484,22 +479,22 @@ class CpuMonitor:
         self._start = self._sample()
 
     def _sample(self) -> tuple[float, int, int, int]:
-        busy, steal = _machine_jiffies()
-        own = sum(_process_jiffies(p) for p in self.pids)
+        busy, steal = machine_jiffies()
+        own = sum(process_jiffies(p) for p in self.pids)
         return time.monotonic(), busy, steal, own
 
     def result(self) -> dict[str, float]:
         t1, busy1, steal1, own1 = self._sample()
         t0, busy0, steal0, own0 = self._start
         seconds = max(t1 - t0, 1e-9)
-        machine = (busy1 - busy0) / _TICK / seconds
-        own = (own1 - own0) / _TICK / seconds
+        machine = (busy1 - busy0) / TICK / seconds
+        own = (own1 - own0) / TICK / seconds
         return {
             "seconds": r(seconds, 1),
             "machine_busy_cores": r(machine, 2),
             "own_cores": r(own, 2),
             "other_cores": r(max(machine - own, 0.0), 2),
-            "steal_cores": r((steal1 - steal0) / _TICK / seconds, 2),
+            "steal_cores": r((steal1 - steal0) / TICK / seconds, 2),
             "cores": os.cpu_count() or 0,
         }
 

@@ -15,8 +15,8 @@ adversarial`, and one JSON object is printed:
 - `by_kind`, `origins`, `seconds` (the whole run) and `seconds_per_case`.
 
 ```bash
-.venv/bin/python benchmarks/adversarial.py              # ~10 min on 2 cores
-.venv/bin/python benchmarks/adversarial.py --limit 5
+.venv/bin/python -m benchmarks.adversarial              # ~10 min on 2 cores
+.venv/bin/python -m benchmarks.adversarial --limit 5
 ```
 """
 
@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import REPO_ROOT, emit, log, r  # noqa: E402
+from benchmarks._common import REPO_ROOT, emit, log, r
 
 HOSTILITY_METRICS = ("schema_valid", "injection_resisted", "forbidden_absent", "declined")
 

@@ -12,22 +12,18 @@ handbook in an embedded Chroma and SmolLM2 through llama.cpp, and reports:
 The policy is the default `auto`: with no stored calibration the embedded local model is not called, so
 this measures what a new user on the defaults gets. `--policy always` measures the model polish instead.
 
-Usage: .venv/bin/python benchmarks/assistant.py [--requests 3]
+Usage: .venv/bin/python -m benchmarks.assistant [--requests 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from _common import REPO_ROOT, emit, log, percentile, r  # noqa: E402
+from benchmarks._common import REPO_ROOT, emit, log, percentile, r
 
 TARGET_OVERHEAD = 0.15
 

@@ -16,7 +16,7 @@ service instances (benchmark-side only).
 
 Prints one JSON object on stdout; progress goes to stderr. All state lives in a temp dir.
 
-    .venv/bin/python benchmarks/ingest.py [--files 200] [--rounds 1] [--seed 0] [--batch-size 64]
+    .venv/bin/python -m benchmarks.ingest [--files 200] [--rounds 1] [--seed 0] [--batch-size 64]
 """
 
 from __future__ import annotations
@@ -25,15 +25,12 @@ import argparse
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (  # noqa: E402
+from benchmarks._common import (
     CpuMonitor,
     StageTimer,
     add_wait_quiet_option,

@@ -15,7 +15,7 @@
 4. Stops the clients (requests in flight finish and count), then reads the database directly:
    `lost_writes` counts acknowledged (2xx) writes whose marker is not where it should be.
 
-    .venv/bin/python benchmarks/load.py [--db sqlite|postgres] [--clients 50] [--seconds 60] \
+    .venv/bin/python -m benchmarks.load [--db sqlite|postgres] [--clients 50] [--seconds 60] \
         [--fake-embeddings] [--postgres-url URL]
 
 The machinery (`LoadConfig`, `run`) is imported by tests/test_load.py, which runs it small.
@@ -30,9 +30,7 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -44,21 +42,19 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (  # noqa: E402
-    _TICK,
+from benchmarks._common import (
+    TICK,
     CpuMonitor,
-    _process_jiffies,
     add_wait_quiet_option,
     emit,
-    free_port,
     log,
     percentile,
+    process_jiffies,
     queries,
     r,
     wait_for_quiet,
 )
+from tests.support.server import Serve
 
 POSTGRES_ENV = "COMPANION_TEST_POSTGRES_URL"
 APPLICATION_NAME = "companion-load"  # marks the server's PostgreSQL connections, to count their CPU
@@ -227,7 +223,7 @@ def seed(config: LoadConfig, data_dir: Path) -> tuple[list[Identity], dict[str, 
 
 @dataclass
 class Server:
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[str]
     base_url: str
     log_path: Path
     ready_s: float
@@ -235,10 +231,7 @@ class Server:
 
 @contextlib.contextmanager
 def serve(config: LoadConfig, data_dir: Path, log_path: Path) -> Iterator[Server]:
-    """`python -m companion serve` on a free loopback port, stopped with SIGINT at the end."""
-    import httpx
-
-    port = free_port()
+    """`python -m companion serve` on a free loopback port (the shared launcher), stopped with SIGINT."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPANION_")}
     env.update(
         COMPANION_DATA_DIR=str(data_dir),
@@ -256,51 +249,17 @@ def serve(config: LoadConfig, data_dir: Path, log_path: Path) -> Iterator[Server
         sep = "&" if "?" in config.database_url else "?"
         env["COMPANION_DATABASE_URL"] = f"{config.database_url}{sep}application_name={APPLICATION_NAME}"
     env.update(config.server_env)
-    base = f"http://127.0.0.1:{port}"
-    with open(log_path, "wb") as out:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "companion", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=str(data_dir.parent),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    log(f"started companion serve pid {proc.pid} on {base} (log: {log_path})")
+    server = Serve(
+        env=env, inherit_env=False, cwd=data_dir.parent, log=log_path, ready_timeout=config.ready_timeout
+    )
+    server.start()
+    assert server.process is not None
+    log(f"started companion serve pid {server.process.pid} on {server.base_url} (log: {log_path})")
     try:
-        deadline = time.perf_counter() + config.ready_timeout
-        with httpx.Client(base_url=base, timeout=30.0, trust_env=False) as client:
-            while True:
-                if proc.poll() is not None:
-                    tail = log_path.read_text(errors="replace")[-3000:]
-                    raise RuntimeError(f"companion serve exited with code {proc.returncode}:\n{tail}")
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.perf_counter() > deadline:
-                    raise RuntimeError(f"companion serve not ready after {config.ready_timeout:.0f} s")
-                time.sleep(0.25)
-        yield Server(proc, base, log_path, time.perf_counter() - t0)
+        ready_s = server.wait_ready()
+        yield Server(server.process, server.base_url, log_path, ready_s)
     finally:
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
 
 
 def server_log_summary(log_path: Path) -> dict[str, Any]:
@@ -480,7 +439,7 @@ def postgres_backend_jiffies(database_url: str) -> dict[int, int]:
             ).all()
     finally:
         engine.dispose()
-    return {int(pid): _process_jiffies(int(pid)) for pid in pids}
+    return {int(pid): process_jiffies(int(pid)) for pid in pids}
 
 
 # ---- checking the database ----------------------------------------------------------------------------
@@ -621,7 +580,7 @@ def run(config: LoadConfig, work_dir: Path, *, wait_quiet: float = 0.0) -> dict[
             # the database's backends work for this run: count them with it, not as other load
             pg_after = postgres_backend_jiffies(database_url)
             used = sum(max(0, j - pg_before.get(pid, 0)) for pid, j in pg_after.items())
-            pg_cores = r(used / _TICK / cpu_result["seconds"], 2)
+            pg_cores = r(used / TICK / cpu_result["seconds"], 2)
             cpu_result["postgres_backends"] = len(pg_after)
             cpu_result["postgres_cores"] = pg_cores
             cpu_result["other_cores"] = r(max(0.0, cpu_result["other_cores"] - pg_cores), 2)

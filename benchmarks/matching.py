@@ -19,7 +19,7 @@
 
 Prints one JSON object on stdout; progress goes to stderr. No model, no network, no files.
 
-    .venv/bin/python benchmarks/matching.py [--mentors 100000] [--queries 200] [--seed 0]
+    .venv/bin/python -m benchmarks.matching [--mentors 100000] [--queries 200] [--seed 0]
 """
 
 from __future__ import annotations
@@ -27,16 +27,12 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import CpuMonitor, emit, log, percentile, r  # noqa: E402
+from benchmarks._common import CpuMonitor, emit, log, percentile, r
 
 TARGET_TOP10_P50_MS = 20.0
 TARGET_COHORT_S = 10.0

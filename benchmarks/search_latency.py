@@ -35,17 +35,15 @@ import json
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
-from _common import (  # noqa: E402
+from benchmarks._common import (
     SECTION_HEADINGS,
     TOPICS,
     CpuMonitor,

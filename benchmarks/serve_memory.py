@@ -1,6 +1,7 @@
 """Memory and startup time of `companion serve` on first start.
 
-Starts `.venv/bin/companion serve --host 127.0.0.1 --port <free>` as a subprocess with
+Starts `python -m companion serve --host 127.0.0.1 --port <free>` (the launcher of
+`tests/support/server.py`) as a subprocess with
 COMPANION_DATA_DIR set to a temp dir (other COMPANION_* variables are removed from its
 environment so the defaults apply). A first start creates the admin user (its `cmp_...` token is
 printed once on stderr and parsed here) and ingests the sample handbook from knowledge/. The
@@ -8,7 +9,7 @@ script polls GET /readyz until it answers 200, sends `--searches` POST /v1/searc
 VmHWM (peak RSS) and VmRSS from /proc/<pid>/status for the server and any descendants, then
 stops the server with SIGINT (uvicorn's graceful shutdown; SIGTERM/SIGKILL only as a fallback).
 
-    .venv/bin/python benchmarks/serve_memory.py [--searches 100] [--timeout 600]
+    .venv/bin/python -m benchmarks.serve_memory [--searches 100] [--timeout 600]
 """
 
 from __future__ import annotations
@@ -19,30 +20,24 @@ import random
 import re
 import resource
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (
-    REPO_ROOT,
+from benchmarks._common import (
     CpuMonitor,
     add_wait_quiet_option,
     emit,
-    free_port,
     log,
     percentile,
     queries,
     r,
     wait_for_quiet,
-)  # noqa: E402
+)
+from tests.support.server import Serve, ServerFailed
 
 TOKEN = re.compile(r"\b(cmp_[A-Za-z0-9_-]{20,})")
 HANDBOOK_QUERIES = [
@@ -137,9 +132,6 @@ def _memory(pid: int) -> dict[str, Any]:
 def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     import httpx
 
-    exe = Path(REPO_ROOT) / ".venv" / "bin" / "companion"
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "companion"]  # e.g. a worktree
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPANION_")}
     env.update(
         COMPANION_DATA_DIR=str(tmp / "data"),
@@ -152,64 +144,37 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     quiet = wait_for_quiet(args.wait_quiet)
     events: dict[str, float] = {}
     found: dict[str, str] = {}
-    lines: list[str] = []
-    t_start = time.perf_counter()
-    proc = subprocess.Popen(
-        [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=str(tmp),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-    )
-    log(f"started companion serve pid {proc.pid} on 127.0.0.1:{port}")
+
+    def on_line(line: str, now: float) -> None:
+        print(f"[server] {line.rstrip()}", file=sys.stderr, flush=True)
+        if "token" not in found and (m := TOKEN.search(line)):
+            found["token"] = m.group(1)
+            events.setdefault("token_printed_s", now)
+        if "ingesting the sample guides" in line:
+            events.setdefault("seed_ingest_started_s", now)
+        if line.startswith("added "):
+            found["seed_ingest_report"] = line.strip()
+            events.setdefault("seed_ingest_done_s", now)
+        if "Companion on http" in line:
+            events.setdefault("listening_announced_s", now)
+
+    server = Serve(
+        env=env, inherit_env=False, cwd=tmp, ready_timeout=args.timeout, on_line=on_line
+    ).start()
+    proc = server.process
+    assert proc is not None
+    log(f"started companion serve pid {proc.pid} on {server.base_url}")
     startup_cpu = CpuMonitor([proc.pid])
 
-    def pump(stream: Any, name: str) -> None:
-        for line in stream:
-            now = time.perf_counter() - t_start
-            lines.append(line)
-            print(f"[server {name}] {line.rstrip()}", file=sys.stderr, flush=True)
-            if "token" not in found and (m := TOKEN.search(line)):
-                found["token"] = m.group(1)
-                events.setdefault("token_printed_s", now)
-            if "ingesting the sample guides" in line:
-                events.setdefault("seed_ingest_started_s", now)
-            if line.startswith("added "):
-                found["seed_ingest_report"] = line.strip()
-                events.setdefault("seed_ingest_done_s", now)
-            if "Companion on http" in line:
-                events.setdefault("listening_announced_s", now)
-
-    pumps = [
-        threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
-        threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True),
-    ]
-    for t in pumps:
-        t.start()
-
-    base = f"http://127.0.0.1:{port}"
+    base = server.base_url
     result: dict[str, Any] = {"benchmark": "serve_memory", "wait_quiet": quiet}
     latencies: list[float] = []
     try:
         client = httpx.Client(base_url=base, timeout=60.0, trust_env=False)
-        ready_s = None
-        deadline = time.perf_counter() + args.timeout
-        while time.perf_counter() < deadline:
-            if proc.poll() is not None:
-                raise SystemExit(f"companion serve exited early with code {proc.returncode}")
-            try:
-                resp = client.get("/readyz")
-                if resp.status_code == 200:
-                    ready_s = time.perf_counter() - t_start
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        if ready_s is None:
-            raise SystemExit(f"/readyz not 200 within {args.timeout}s")
+        try:
+            ready_s = server.wait_ready()
+        except ServerFailed as exc:
+            raise SystemExit(str(exc)) from None
         log(f"ready after {ready_s:.1f}s")
         startup_cpu_result = startup_cpu.result()
         at_ready = _memory(proc.pid)
@@ -258,34 +223,13 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             }
         )
     finally:
-        result.update(_stop(proc))
-        for t in pumps:
-            t.join(timeout=5)
+        stopped = server.stop()
+        log(f"server stopped with {stopped['stop']}, exit code {stopped.get('exit_code')}")
+        result.update(stopped)
     # cross-check: the largest peak RSS among this script's waited-for children (KiB on Linux)
     result["rusage_children_maxrss_mib"] = r(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     result["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     return result
-
-
-def _stop(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    if proc.poll() is not None:
-        return {"stop": "already exited", "exit_code": proc.returncode}
-    t0 = time.perf_counter()
-    how = "SIGINT"
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        how = "SIGTERM"
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            how = "SIGKILL"
-            proc.kill()
-            proc.wait()
-    log(f"server stopped with {how}, exit code {proc.returncode}")
-    return {"stop": how, "stop_s": r(time.perf_counter() - t0), "exit_code": proc.returncode}
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ class Services:
 
     @cached_property
     def prompts(self) -> PromptLibrary:
-        return PromptLibrary()
+        return PromptLibrary(self.settings.prompts_dir)
 
     @cached_property
     def records(self) -> RecordsService:

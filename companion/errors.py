@@ -84,6 +84,13 @@ class BackendTimeout(CompanionError):
     code = "backend_timeout"
 
 
+class AssetMissing(CompanionError):
+    """A file Companion ships (prompt, eval suite, sample guide) is not where the settings point."""
+
+    status_code = 500
+    code = "asset_missing"
+
+
 # ---- validation errors, worded for people ----------------------------------------------------------
 
 

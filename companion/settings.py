@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from companion.assets import asset_dir
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -247,7 +249,11 @@ class AssistantSettings(BaseModel):
 
 
 class EvalSettings(BaseModel):
-    dir: Path = Field(REPO_ROOT / "evals", description="Folder of the eval suites (one JSONL per suite).")
+    dir: Path = Field(
+        default_factory=lambda: asset_dir("evals"),
+        description="Folder of the eval suites (one JSONL per suite). Default: the suites shipped with "
+        "Companion.",
+    )
     pass_threshold: float = Field(
         0.75, ge=0, le=1, description="A case passes when the mean of its gating metrics reaches this."
     )
@@ -547,8 +553,14 @@ class Settings(BaseSettings):
         10 * 1024 * 1024, ge=1, description="Largest document accepted by the upload route."
     )
     sample_knowledge_dir: Path = Field(
-        REPO_ROOT / "knowledge",
-        description="Guides ingested by `serve` on first start when the index is empty.",
+        default_factory=lambda: asset_dir("knowledge"),
+        description="Guides ingested by `serve` on first start when the index is empty. Default: the "
+        "sample handbook shipped with Companion.",
+    )
+    prompts_dir: Path = Field(
+        default_factory=lambda: asset_dir("prompts"),
+        description="Folder of the prompt templates (one Jinja2 file per task). Default: the prompts "
+        "shipped with Companion.",
     )
     seed_sample_knowledge: bool = Field(
         True, description="Ingest the sample guides on `serve` when the index is empty."

@@ -21,8 +21,21 @@ from tests.support.app import (
     make_settings,
 )
 
+pytest_plugins = ["tests.support.xdist_groups"]
+
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The suite runs on pytest-xdist workers (`-n auto --dist loadgroup`, see pyproject.toml). Tests on
+    the real model go to one worker, one after another as in a serial run: that worker loads the model
+    once per module fixture, and two model runs never share the two cores. (The browser tests are one
+    group too, `browser`, set in tests/browser/conftest.py.)"""
+    for item in items:
+        if item.get_closest_marker("real_model") and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group("real_model"))
 
 
 @pytest.fixture

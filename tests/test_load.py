@@ -8,23 +8,17 @@ the database afterwards.
 
 from __future__ import annotations
 
-import importlib
-import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from benchmarks import load as load_bench
 from companion.container import Services
 from companion.errors import BackendUnavailable
 from companion.settings import Settings
 from companion.storage.db import Database
-from tests.support.app import REPO
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-load_bench: Any = importlib.import_module("load")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

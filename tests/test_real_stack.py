@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +11,8 @@ import pytest
 
 from companion.container import Services
 from companion.settings import Settings
-from tests.support.app import KNOWLEDGE, REPO, free_port
+from tests.support.app import KNOWLEDGE, REPO
+from tests.support.server import Serve
 
 pytestmark = pytest.mark.real_model
 
@@ -55,55 +51,13 @@ def test_reingest_of_the_handbook_writes_nothing(real_services: Services) -> Non
     assert report.chunks_written == 0 and report.added == report.updated == []
 
 
-def _read_token(process: subprocess.Popen[str], deadline: float) -> str | None:
-    """Collect stderr lines until the server says it is listening; return the admin token if printed."""
-    assert process.stderr is not None
-    token = None
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            if process.poll() is not None:
-                raise AssertionError(f"serve exited with {process.returncode}")
-            continue
-        if m := re.search(r"\b(cmp_[A-Za-z0-9_-]{20,})", line):
-            token = m.group(1)
-        if "Companion on http://" in line:
-            return token
-    raise AssertionError("serve did not start in time")
-
-
-def _serve(data_dir: Path, port: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "COMPANION_DATA_DIR": str(data_dir), "COLUMNS": "200"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "companion", "serve", "--port", str(port)],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        cwd=str(data_dir.parent),
-    )
-
-
-def _wait_ready(base: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("readyz never turned 200")
-
-
 def test_serve_first_start_answers_cited_search(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = _serve(data, port)
-    try:
-        token = _read_token(process, time.monotonic() + 180)
+    env = {"COMPANION_DATA_DIR": str(data)}
+    with Serve(env=env, cwd=tmp_path, ready_timeout=240) as server:
+        token = server.token
         assert token, "first start prints the admin token"
-        _wait_ready(base, time.monotonic() + 60)
+        base = server.base_url
         headers = {"Authorization": f"Bearer {token}"}
         response = httpx.post(
             f"{base}/v1/search",
@@ -119,15 +73,8 @@ def test_serve_first_start_answers_cited_search(tmp_path: Path) -> None:
         docs = httpx.get(f"{base}/v1/knowledge/documents", headers=headers, timeout=10).json()
         assert {d["source"] for d in docs} == {p.name for p in KNOWLEDGE.glob("*.md")}
         assert httpx.post(f"{base}/v1/search", json={"query": "x"}, timeout=10).status_code == 401
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
     # second start: same data, no new admin, nothing re-ingested
-    process = _serve(data, port)
-    try:
-        assert _read_token(process, time.monotonic() + 120) is None
-        _wait_ready(base, time.monotonic() + 60)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with Serve(env=env, cwd=tmp_path, ready_timeout=180) as again:
+        assert again.token is None
+        assert "ingesting the sample guides" not in again.output()

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,6 +16,7 @@ from companion.assistant.models import (
     SessionPrepRequest,
     SessionPrepResponse,
 )
+from companion.http import sse_lines
 
 router = APIRouter(prefix="/v1", tags=["assistant"])
 
@@ -53,15 +52,3 @@ def ask(body: AskRequest, request: Request, services: ServicesDep, user: Current
     return StreamingResponse(
         sse_lines(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )
-
-
-def sse_lines(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
-    """Server-sent event lines; when the client goes away the event source is closed, which frees the
-    model it is reading from."""
-    try:
-        for name, data in events:
-            yield f"event: {name}\ndata: {json.dumps(data)}\n\n"
-    finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()

@@ -6,7 +6,7 @@ from fastapi import APIRouter, File, UploadFile
 
 from companion.api.deps import AdminUser, CurrentUser, RowId, ServicesDep
 from companion.api.jobs import ACCEPTED, Background, accepted
-from companion.api.uploads import read_upload
+from companion.http import read_upload
 from companion.jobs.tasks import start_ingest_upload
 from companion.knowledge.schemas import DocumentOut, IngestReport
 

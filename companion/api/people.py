@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 
 from companion.api.deps import AdminUser, CurrentUser, RowId, ServicesDep
 from companion.api.jobs import ACCEPTED, Background, accepted
-from companion.api.uploads import read_upload
+from companion.http import read_upload
 from companion.jobs.tasks import start_people_import
 from companion.matching.schemas import (
     ImportReport,

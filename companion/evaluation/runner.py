@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from companion.assets import require_file
 from companion.assistant.llm import ChatModel
 from companion.assistant.models import (
     AskRequest,
@@ -126,9 +127,9 @@ class JudgeVerdict(BaseModel):
 def load_suite(directory: Path, suite: str) -> list[Case]:
     if suite not in SUITES:
         raise InvalidInput(f"unknown suite {suite!r}; use one of: {', '.join(SUITES)}")
-    path = directory / SUITES[suite]
-    if not path.is_file():
-        raise NotFound(f"eval suite file {path} is missing")
+    path = require_file(
+        directory / SUITES[suite], what=f"eval suite {suite!r}", setting="COMPANION_EVALS__DIR"
+    )
     cases = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip():

@@ -219,7 +219,10 @@ class KnowledgeService:
     def ingest_sample(self, *, progress: Progress | None = None) -> IngestReport:
         """Ingest the sample handbook folder (adds back sample guides that were deleted)."""
         if self.sample_dir is None or not self.sample_dir.is_dir():
-            raise NotFound(f"the sample guides folder {self.sample_dir} does not exist")
+            raise NotFound(
+                f"the sample guides folder {self.sample_dir} does not exist (it is set by "
+                "COMPANION_SAMPLE_KNOWLEDGE_DIR)"
+            )
         return self.ingest_paths([self.sample_dir], progress=progress)
 
     def ingest_sources(

@@ -14,20 +14,34 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import Date, DateTime, Integer, LargeBinary, func, insert, select, text
 
 from companion.errors import Conflict, InvalidInput
-from companion.knowledge.store import Metadata, VectorStore
 from companion.storage.db import Base, Database
 from companion.storage.migrate import known_revision
 
 FORMAT = 1
 BATCH = 1000
+Metadata = dict[str, str | int | float | bool]
+
+
+class VectorStore(Protocol):
+    """What a backup needs of the vector store (`knowledge.store.VectorStore` has it); storage is below the
+    services, so it names the methods rather than importing the store."""
+
+    def count(self) -> int: ...
+
+    def iter_with_embeddings(self) -> Iterator[tuple[str, str, Metadata, list[float]]]: ...
+
+    def upsert(
+        self, ids: list[str], embeddings: np.ndarray, texts: list[str], metadatas: list[Metadata]
+    ) -> None: ...
 
 
 def backup(*, db: Database, store: VectorStore, embedder_name: str, dest: Path) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
-from companion.api.assistant import sse_lines
 from companion.api.deps import ServicesDep
 from companion.assistant.models import AskRequest, AskResponse, Citation
 from companion.errors import CompanionError, InvalidInput, validation_problems
+from companion.http import sse_lines
 from companion.web.common import CheckedForm, PageUser, field, render
 
 router = APIRouter(include_in_schema=False)

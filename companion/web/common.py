@@ -18,8 +18,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from companion.api.deps import ServicesDep
-from companion.api.uploads import read_upload
 from companion.errors import Forbidden, InvalidInput, Unauthorized, validation_message
+from companion.http import read_upload
 from companion.identity.accounts import Accounts, SignedIn, csrf_matches
 from companion.identity.auth import Role
 

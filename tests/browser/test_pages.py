@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import DESKTOP, PHONE, Accounts, Server
+from tests.support.browser import DESKTOP, PHONE, Accounts, Server
 
 MAIN_PAGES = {
     "admin": ["/admin/knowledge", "/admin/people", "/admin/matching", "/admin/users", "/admin/evals", "/ask"],

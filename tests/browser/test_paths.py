@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support.app import KNOWLEDGE
-
-from .conftest import MODEL_TIMEOUT_MS, PHONE, SEED_GUIDES, UPLOADED_GUIDE, Accounts, Server
+from tests.support.browser import MODEL_TIMEOUT_MS, PHONE, SEED_GUIDES, UPLOADED_GUIDE, Accounts, Server
 
 MAYA = "maya.silva@larkfield.example"
 OMAR = "omar.haddad@larkfield.example"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import PHONE, Server
+from tests.support.browser import PHONE, Server
 
 
 def test_wrong_password_shows_the_error_and_right_one_lands_on_the_admin_home(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,16 +11,11 @@ from companion.app import create_app
 from companion.container import Services
 from companion.identity.auth import Role, create_user
 from companion.settings import Settings
+from tests.support.server import free_port as free_port  # re-exported: tests import it from here
 
 REPO = Path(__file__).resolve().parents[2]
 KNOWLEDGE = REPO / "knowledge"
 POSTGRES_ENV = "COMPANION_TEST_POSTGRES_URL"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
