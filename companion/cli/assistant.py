@@ -125,7 +125,7 @@ def register(
         ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
-        """Answer from the guides, with [n] citations. Only checked text is printed as the answer."""
+        """Answer from the guides, with numbered citations. Only checked text is printed as the answer."""
         request = AskRequest(question=question, polish=polish)
         svc = services()
         if as_json or not stream:
