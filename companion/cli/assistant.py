@@ -28,6 +28,12 @@ console = Console()
 def register(
     app: typer.Typer, *, services: Callable[[], Services], run: Callable[[Callable[[], Any]], Any]
 ) -> None:
+    def ready() -> Services:
+        """The services with the schema brought up to date (retrieval reads the chunk catalogue)."""
+        svc = services()
+        svc.db.create_tables()
+        return svc
+
     @app.command()
     def goals(
         aspiration: Annotated[str, typer.Argument(help="What the mentee wants to achieve.")],
@@ -43,7 +49,7 @@ def register(
         request = GoalDraftRequest(
             aspiration=aspiration, context=context, max_goals=max_goals, horizon_weeks=weeks, polish=polish
         )
-        result = run(lambda: services().mentoring.draft_goals(OPERATOR, request))
+        result = run(lambda: ready().mentoring.draft_goals(OPERATOR, request))
         if as_json:
             print(result.model_dump_json(indent=2))
             return
@@ -69,7 +75,7 @@ def register(
         request = SessionPrepRequest(
             length_minutes=minutes, goals=goal or [], last_notes=notes, polish=polish
         )
-        result = run(lambda: services().mentoring.prepare_session(OPERATOR, request))
+        result = run(lambda: ready().mentoring.prepare_session(OPERATOR, request))
         if as_json:
             print(result.model_dump_json(indent=2))
             return
@@ -97,7 +103,7 @@ def register(
         request = FeedbackRequest(
             draft=draft, context=context, situation=situation, impact=impact, polish=polish
         )
-        result = run(lambda: services().mentoring.coach_feedback(OPERATOR, request))
+        result = run(lambda: ready().mentoring.coach_feedback(OPERATOR, request))
         if as_json:
             print(result.model_dump_json(indent=2))
             return
@@ -127,7 +133,7 @@ def register(
     ) -> None:
         """Answer from the guides, with numbered citations. Only checked text is printed as the answer."""
         request = AskRequest(question=question, polish=polish)
-        svc = services()
+        svc: Services = run(ready)
         if as_json or not stream:
             result = run(lambda: svc.mentoring.ask(OPERATOR, request))
             final: dict[str, Any] = result.model_dump(mode="json")
