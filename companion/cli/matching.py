@@ -117,7 +117,7 @@ def _import_counts(report: ImportReport) -> dict[str, int]:
         "updated": len(report.updated),
         "unchanged": len(report.unchanged),
         "failed": len(report.failed),
-        "deactivated": len(report.deactivated),
+        **({"deactivated": len(report.deactivated)} if report.sync else {}),
     }
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.support.app import KNOWLEDGE, free_port
-
-from .conftest import ARTIFACTS, SCREENSHOTS, Server, _companion, _wait_ready
+from tests.support.app import KNOWLEDGE
+from tests.support.browser import ARTIFACTS, SCREENSHOTS
+from tests.support.server import Serve, module_command
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -31,14 +30,12 @@ def idp() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def sso_server(tmp_path_factory: pytest.TempPathFactory, idp: str) -> Iterator[Server]:
+def sso_server(tmp_path_factory: pytest.TempPathFactory, idp: str) -> Iterator[str]:
     """`companion serve` with single sign-on on, the real embedding model, the demo organization's people,
-    and the fake chat model (no page here calls the model)."""
+    and the fake chat model (no page here calls the model). Yields its base URL."""
     root = tmp_path_factory.mktemp("sso")
-    data = root / "data"
     env = {
-        **os.environ,
-        "COMPANION_DATA_DIR": str(data),
+        "COMPANION_DATA_DIR": str(root / "data"),
         "COMPANION_SAMPLE_KNOWLEDGE_DIR": str(KNOWLEDGE),
         "COMPANION_SEED_SAMPLE_KNOWLEDGE": "false",
         "COMPANION_LLM__MODE": "fake",
@@ -49,42 +46,23 @@ def sso_server(tmp_path_factory: pytest.TempPathFactory, idp: str) -> Iterator[S
         "HF_HUB_OFFLINE": "1",
         "ANONYMIZED_TELEMETRY": "False",
     }
-    for name in ("COMPANION_EMBEDDINGS__MODE", "COMPANION_STORE__MODE", "COMPANION_DATABASE_URL"):
-        env.pop(name, None)
+    drop = ["COMPANION_EMBEDDINGS__MODE", "COMPANION_STORE__MODE", "COMPANION_DATABASE_URL"]
+    full = {k: v for k, v in os.environ.items() if k not in drop} | env
     demo = subprocess.run(
-        [str(_companion()), "people", "demo", "--seed", "5", "--size", "60"],
-        env=env,
+        [*module_command(), "people", "demo", "--seed", "5", "--size", "60"],
+        env=full,
         cwd=root,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    port = free_port()
-    log = ARTIFACTS / "browser" / "sso-serve.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [str(_companion()), "serve", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            cwd=root,
-        )
-    try:
-        _wait_ready(process, f"http://127.0.0.1:{port}", log, time.monotonic() + 300)
-        yield Server(f"http://127.0.0.1:{port}", data, "", log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with Serve(env=env, drop=drop, cwd=root, log=ARTIFACTS / "browser" / "sso-serve.log") as server:
+        yield server.base_url
 
 
 def test_a_new_employee_signs_in_with_sso_fills_a_profile_and_sees_mentors(
-    sso_server: Server, idp: str, browser: Browser
+    sso_server: str, idp: str, browser: Browser
 ) -> None:
     sub = f"new-hire-{secrets.token_hex(3)}"
     claims: dict[str, Any] = {"preferred_username": "lena.novak", "email": "lena@larkfield.example"}
@@ -93,16 +71,16 @@ def test_a_new_employee_signs_in_with_sso_fills_a_profile_and_sees_mentors(
     page = context.new_page()
     page.set_default_timeout(60_000)
     try:
-        page.goto(f"{sso_server.base_url}/signin")
+        page.goto(f"{sso_server}/signin")
         with page.expect_navigation():
             page.click("#sso-signin")
         assert page.url.startswith(idp), page.url  # at the identity provider
         page.fill("input[name=sub]", sub)
-        with page.expect_navigation(url=f"{sso_server.base_url}/mentee"):
+        with page.expect_navigation(url=f"{sso_server}/mentee"):
             page.get_by_role("button", name="Authorize").click()
         assert "lena.novak" in page.locator("header .who").inner_text()
 
-        page.goto(f"{sso_server.base_url}/mentee/mentors")
+        page.goto(f"{sso_server}/mentee/mentors")
         with page.expect_navigation():
             page.click("#fill-profile")
         page.fill("#profile-text", "I want to get better at debugging firmware timing problems with an RTOS.")
