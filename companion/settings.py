@@ -509,6 +509,91 @@ class JobsSettings(BaseModel):
         return self.mode
 
 
+class MilestoneTemplate(BaseModel):
+    key: str = Field(description="Stable key of the milestone (e.g. goals_agreed).")
+    title: str = Field(description="What the milestone is, as people read it.")
+    week: int | None = Field(
+        None, ge=1, le=104, description="Due at the end of this week of the cycle (unset: the cycle's end)."
+    )
+    kind: Literal["goals", "survey", "checkpoint"] = Field(
+        "checkpoint", description="`goals`: goals agreed; `survey`: a survey opens; `checkpoint`: other."
+    )
+
+
+def _default_milestones() -> list[MilestoneTemplate]:
+    return [
+        MilestoneTemplate(key="goals_agreed", title="Goals agreed", week=4, kind="goals"),
+        MilestoneTemplate(key="mid_survey", title="Mid-cycle check-in survey", week=12, kind="survey"),
+        MilestoneTemplate(key="end_survey", title="End-of-cycle survey", week=None, kind="survey"),
+    ]
+
+
+class ProgramSettings(BaseModel):
+    cadence_days: int = Field(
+        14, ge=1, le=90, description="Expected check-in rhythm of a pair: a session every this many days."
+    )
+    cycle_weeks: int = Field(26, ge=2, le=104, description="Length of a new cycle when no end date is given.")
+    milestones: list[MilestoneTemplate] = Field(
+        default_factory=_default_milestones,
+        description="Milestones a new cycle gets (the admin page can change a cycle's own).",
+    )
+    at_risk_gap_days: int = Field(
+        28, ge=1, le=365, description="A pair with no session for this many days is at risk."
+    )
+    at_risk_min_sessions: int = Field(
+        4, ge=0, le=100, description="A pair with fewer sessions than this by `at_risk_by_week` is at risk."
+    )
+    at_risk_by_week: int = Field(
+        12, ge=1, le=104, description="The week of the cycle the minimum applies by."
+    )
+    max_consecutive_cycles: int = Field(
+        2,
+        ge=1,
+        le=20,
+        description="Cohort matching for a cycle never pairs a mentee with the mentor they had in this many "
+        "consecutive cycles just before (a hard rule).",
+    )
+    group_min_mentees: int = Field(3, ge=2, le=20, description="Fewest mentees of a group circle.")
+    group_max_mentees: int = Field(5, ge=2, le=50, description="Most mentees of a group circle.")
+    survey_min_answers: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Survey results are shown only as aggregates of at least this many answers.",
+    )
+    award_name: str = Field("Lantern Award", description="Name of the program's mentor award.")
+
+
+class EmailSettings(BaseModel):
+    smtp_host: str | None = Field(None, description="SMTP server host. Unset: e-mail is off.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="`starttls` (port 587), `ssl` (SMTPS, port 465) or `none` (a local relay)."
+    )
+    username: str | None = Field(None, description="SMTP user name (unset: no login).")
+    password: SecretStr | None = Field(None, description="SMTP password.")
+    sender: str = Field("companion@localhost", description="From address of the e-mails Companion sends.")
+    timeout_seconds: float = Field(20.0, gt=0, le=300, description="Timeout of one SMTP conversation.")
+    base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The service's public address, for the links in e-mails (survey links, pages).",
+    )
+    max_per_run: int = Field(
+        500, ge=1, le=100000, description="Most e-mails one nudge run sends (the rest wait for the next run)."
+    )
+    nudge_hour: int | None = Field(
+        7,
+        ge=0,
+        le=23,
+        description="The job queue runs the nudges every day at this hour (UTC); unset: only "
+        "`companion nudges run` sends them.",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="COMPANION_", env_nested_delimiter="__", env_file=None, extra="ignore"
@@ -587,6 +672,13 @@ class Settings(BaseSettings):
     limits: IngestLimits = Field(
         default_factory=IngestLimits,
         description="Limits on uploaded and ingested files and on people imports.",
+    )
+    program: ProgramSettings = Field(
+        default_factory=ProgramSettings,
+        description="Program rhythm: cycles, milestones, check-in cadence, at-risk rules, surveys.",
+    )
+    email: EmailSettings = Field(
+        default_factory=EmailSettings, description="Outgoing e-mail (nudges, survey invitations) over SMTP."
     )
 
     @model_validator(mode="after")

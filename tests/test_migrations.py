@@ -40,7 +40,9 @@ STAMP = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 HEAD = migrate.head()
 # columns later revisions add to the previous release's tables (compared rows leave them out)
-COLUMNS_ADDED_SINCE_0001 = {"password_hash", "active", "deactivated_at", "sso_subject"}
+COLUMNS_ADDED_SINCE_0001 = {
+    "password_hash", "active", "deactivated_at", "sso_subject", "cycle_id", "closed_on"
+}
 
 
 def _db(settings: Settings) -> Database:

@@ -207,14 +207,16 @@ def test_draft_save_edit_delete_path_persists(api: Api) -> None:
     # edit: the form as rendered, with a new statement and status; citations are kept
     form = form_of(page.text, f"goal-edit-{goal.id}")
     assert form["status"] == ["active"] and form["statement"] == [goal.statement]
-    form.update(statement=["Give 3 talks on public speaking to my team"], status=["done"], target_date=[""])
+    form.update(
+        statement=["Give 3 talks on public speaking to my team"], status=["achieved"], target_date=[""]
+    )
     edited = client.post(f"/mentee/goals/{goal.id}/edit", data=form)
     assert edited.status_code == 303 and edited.headers["location"] == f"/mentee?done=updated#goal-{goal.id}"
     after = goals_of(api)[0]
-    assert after.statement == "Give 3 talks on public speaking to my team" and after.status == "done"
+    assert after.statement == "Give 3 talks on public speaking to my team" and after.status == "achieved"
     assert after.target_date is None and after.citations == goal.citations
     assert after.first_steps == goal.first_steps
-    assert "Status: done" in client.get("/mentee").text
+    assert "Status: achieved" in client.get("/mentee").text
 
     # delete, with a confirmation prompt on the button
     html = client.get("/mentee").text
@@ -304,7 +306,7 @@ def test_bad_input_is_422_with_a_message_and_the_typed_input_kept(api: Api) -> N
     assert "Goal: string should have at least 3 characters" in page
     assert "<details open>" in page and 'value="edited measure"' in page
     page = post(f"/mentee/goals/{goal.id}/edit", statement="Still a fine goal", status="finished")
-    assert "Status: choose one of active, done, dropped" in page
+    assert "Status: choose one of active, achieved, dropped" in page
     assert [g.statement for g in goals_of(api)] == ["An existing goal here"]
 
     page = post("/mentee/prepare", length_minutes="5", focus="my typed focus")
@@ -341,7 +343,7 @@ def test_another_mentees_goal_cannot_be_edited_or_deleted(api: Api) -> None:
     token = csrf_of(page.text)
     edit = client.post(
         f"/mentee/goals/{theirs.id}/edit",
-        data={"csrf_token": token, "statement": "Taken over", "status": "done"},
+        data={"csrf_token": token, "statement": "Taken over", "status": "achieved"},
     )
     assert edit.status_code == 404 and f"you have no goal {theirs.id}" in edit.text
     delete = client.post(f"/mentee/goals/{theirs.id}/delete", data={"csrf_token": token})

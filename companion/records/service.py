@@ -14,7 +14,7 @@ from companion.identity.auth import Principal, Role, check_mentee_access, mentee
 from companion.schemas import DbId
 from companion.storage.db import Database, GoalRecord, Person, SessionRecord, User
 
-GOAL_STATUSES = ("active", "done", "dropped")
+GOAL_STATUSES = ("active", "achieved", "dropped")
 
 
 class GoalIn(BaseModel):
@@ -25,7 +25,7 @@ class GoalIn(BaseModel):
     target_date: date | None = None
     first_steps: list[str] = Field(default_factory=list, max_length=10)
     citations: list[Citation] = Field(default_factory=list, max_length=20)
-    status: str = Field("active", pattern="^(active|done|dropped)$")
+    status: str = Field("active", pattern="^(active|achieved|dropped)$")
 
 
 class GoalOut(GoalIn):

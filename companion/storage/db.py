@@ -206,6 +206,11 @@ class GoalRecord(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # the cycle the goal was set in (None: outside any cycle) and the day it was achieved or dropped
+    cycle_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cycles.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
 class SessionRecord(Base):
@@ -284,6 +289,10 @@ class MatchRun(Base):
     greedy_score: Mapped[float] = mapped_column(Float)
     report: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the cycle the run matched for (None: no cycle); its report holds the fairness audit
+    cycle_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cycles.id", ondelete="SET NULL"), nullable=True, index=True
+    )
 
 
 class Match(Base):
@@ -408,6 +417,172 @@ class ModelCalibration(Base):
     pass_rate: Mapped[float] = mapped_column(Float)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ---- program: cycles, check-ins, outcomes, surveys, recognition, nudges (migration 0008) ---------------
+
+
+class Program(Base):
+    """A mentoring program: formal one-to-one pairs, or group circles (one mentor, 3-5 mentees). It runs in
+    cycles; `cadence_days` is the check-in rhythm its pairs are held to."""
+
+    __tablename__ = "programs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="one_to_one")
+    description: Mapped[str] = mapped_column(Text, default="")
+    cadence_days: Mapped[int] = mapped_column(Integer, default=14)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Cycle(Base):
+    """One cycle of a program, from `starts_on` to `ends_on`; its pairs and milestones hang off it."""
+
+    __tablename__ = "cycles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    starts_on: Mapped[date] = mapped_column(Date, index=True)
+    ends_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Milestone(Base):
+    """A dated milestone of a cycle (goals agreed, mid-cycle survey, end-of-cycle survey, or the admin's)."""
+
+    __tablename__ = "milestones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str] = mapped_column(String(300))
+    due_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(20), default="checkpoint")
+
+
+class CycleMentorship(Base):
+    """A mentorship (pair) taking part in a cycle. A pair can run over several cycles (one row each);
+    sessions of the pair held between the cycle's dates count for it."""
+
+    __tablename__ = "cycle_mentorships"
+    __table_args__ = (UniqueConstraint("cycle_id", "mentorship_id", name="uq_cycle_mentorship"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
+    mentorship_id: Mapped[int] = mapped_column(ForeignKey("mentorships.id", ondelete="CASCADE"), index=True)
+    joined_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GoalProgress(Base):
+    """A dated progress note on a goal (and the status it moved to, if it moved)."""
+
+    __tablename__ = "goal_progress"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    author_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class Nomination(Base):
+    """A mentee's nomination of a mentor for the program's award, with the reason."""
+
+    __tablename__ = "nominations"
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "nominator_user_id", "nominee_user_id", name="uq_nomination"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cycles.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    nominator_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    nominee_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Survey(Base):
+    """A participant survey (mid-cycle or end-of-cycle) with its questions: a list of
+    {"key", "text", "type": "rating" | "text"} (ratings are 1-5)."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cycles.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    audience: Mapped[str] = mapped_column(String(20), default="both")
+    title: Mapped[str] = mapped_column(String(300))
+    questions: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    opens_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    closes_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SurveyInvitation(Base):
+    """A personal link to a survey: only the SHA-256 digest of its random token is kept."""
+
+    __tablename__ = "survey_invitations"
+    __table_args__ = (UniqueConstraint("survey_id", "user_id", name="uq_survey_invitation"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SurveyResponse(Base):
+    """One person's answers to a survey (once per person). Shown only in aggregates, except a contact
+    request, which goes to the program admins with the person's name."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (UniqueConstraint("survey_id", "user_id", name="uq_survey_response"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    role: Mapped[str] = mapped_column(String(20))
+    answers: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    contact_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_note: Mapped[str] = mapped_column(Text, default="")
+    contact_handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NudgeSent(Base):
+    """An e-mail nudge that went out: at most one per person, reason and period (the unique key)."""
+
+    __tablename__ = "nudges_sent"
+    __table_args__ = (UniqueConstraint("user_id", "reason", "period", name="uq_nudge_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class UserPreference(Base):
+    """A user's own choices: e-mail opt-out, and the secret token of their private calendar feed."""
+
+    __tablename__ = "user_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    email_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
 class Database:
