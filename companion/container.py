@@ -157,7 +157,12 @@ class Services:
 
     @cached_property
     def matching(self) -> MatchingService:
-        return MatchingService(db=self.db, vectors=self.profile_vectors, settings=self.settings.matching)
+        return MatchingService(
+            db=self.db,
+            vectors=self.profile_vectors,
+            settings=self.settings.matching,
+            program=self.settings.program,
+        )
 
     @cached_property
     def evaluation(self) -> EvaluationService:

@@ -308,6 +308,20 @@ class MatchingSettings(BaseModel):
     reason_min_similarity: float = Field(
         0.35, ge=-1, le=1, description="Phrase pairs below this similarity are not quoted in a match reason."
     )
+    audit_warn_points: float = Field(
+        15.0,
+        ge=0,
+        le=100,
+        description="Matching audit: warn when a group's match rate is more than this many percentage points "
+        "under the run's overall match rate.",
+    )
+    audit_min_group_size: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description="Matching audit: groups with fewer mentees are listed but not warned about and left out "
+        "of the spread gaps (one unmatched person is not a trend).",
+    )
 
     @model_validator(mode="after")
     def _day_is_ordered(self) -> MatchingSettings:

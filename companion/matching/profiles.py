@@ -73,6 +73,7 @@ def match_profile(person: Person, *, ancestors: tuple[str, ...]) -> MatchProfile
         skills=tuple(person.skills),
         department=person.department,
         site=person.site,
+        seniority=person.seniority,
         capacity=person.capacity if person.role == "mentor" else 0,
         ancestors=ancestors,
         preferred=tuple(prefs.get("mentors") or ()),  # type: ignore[arg-type]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from companion.matching.audit import MatchAudit
 from companion.matching.timezones import parse_timezone
-from companion.schemas import UtcDateTime
+from companion.schemas import MAX_DB_ID, UtcDateTime
 
 PersonRole = Literal["mentor", "mentee"]
 MatchStatus = Literal["proposed", "accepted", "declined", "withdrawn"]
@@ -307,6 +309,14 @@ class CohortRequest(BaseModel):
         default_factory=list, max_length=20000, description="Pairs that must not be made."
     )
     save: bool = Field(True, description="Store the run and its proposed matches (false: a dry run).")
+    cycle_id: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_DB_ID,
+        description="Match for this program cycle: places and accepted mentees count within the cycle, a "
+        "mentee is never paired with the mentor they had in the program.max_consecutive_cycles cycles just "
+        "before it, and published pairs join the cycle.",
+    )
 
 
 class MatchOut(BaseModel):
@@ -334,8 +344,17 @@ class BaselineOut(BaseModel):
     total_score: float
 
 
+class CycleBrief(BaseModel):
+    id: int
+    name: str
+    program: str
+    starts_on: date
+    ends_on: date
+
+
 class CohortReport(BaseModel):
     run_id: int | None = Field(description="Stored run id (None in a dry run).")
+    cycle: CycleBrief | None = Field(None, description="The cycle the run matched for, if any.")
     mentees: int = Field(description="Mentees in the run.")
     mentors: int = Field(description="Mentors with places left.")
     matched: int
@@ -345,11 +364,22 @@ class CohortReport(BaseModel):
     seconds: float
     matches: list[MatchOut]
     unmatched: list[Unmatched]
+    excluded: dict[str, int] = Field(
+        default_factory=dict,
+        description="Mentee-mentor pairs of the run failing each hard rule (a pair may fail several).",
+    )
+    repeat_excluded: int = Field(
+        0,
+        description="Pairs the consecutive-cycles rule excluded (they ran together in the "
+        "program.max_consecutive_cycles cycles just before this one).",
+    )
+    audit: MatchAudit | None = Field(None, description="Fairness audit: groups served, mentor load.")
 
 
 class RunAcceptance(BaseModel):
     accepted: list[int] = Field(description="Ids of the matches accepted (and linked as mentorships).")
     skipped: list[str] = Field(description="Matches left as proposed, with the reason.")
+    joined_cycle: int = Field(0, description="Mentorships of the run newly added to the run's cycle.")
 
 
 class RunOut(BaseModel):
@@ -359,4 +389,8 @@ class RunOut(BaseModel):
     matched: int
     total_score: float
     greedy_score: float
+    cycle_id: int | None = Field(None, description="The cycle the run matched for, if any.")
+    audit: MatchAudit | None = Field(
+        None, description="The run's fairness audit (None: a run stored before audits)."
+    )
     report: dict[str, object]

@@ -7,7 +7,8 @@ score = w_sim * similarity + w_skill * skill overlap + w_pref * preferences, whe
 
 A pair is feasible only when every hard rule holds: the mentor has a place left, they share a language,
 their working hours overlap enough, neither is in the other's reporting line (upward or downward),
-neither asked to avoid the other, and an admin has not forbidden the pair.
+neither asked to avoid the other, and an admin has not forbidden the pair. A run for a program cycle
+adds one more: the pair has not already run together in the cycles just before it (`repeated`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class MatchProfile:
     skills: tuple[str, ...]
     department: str | None = None
     site: str | None = None
+    seniority: str | None = None
     capacity: int = 0
     ancestors: tuple[str, ...] = ()
     preferred: tuple[str, ...] = ()
@@ -187,10 +189,13 @@ class MentorPool:
         places: np.ndarray | None = None,
         forbidden: Iterable[tuple[int, int]] = (),
         similarity: np.ndarray | None = None,
+        repeated: Iterable[tuple[int, int]] | None = None,
     ) -> ScoreBlock:
         """Score every mentee against every mentor. `places` are the places left per mentor (default:
         capacity); `forbidden` holds (mentee index, mentor row) pairs an admin ruled out; `similarity`
-        (n, m), if given, replaces the vector products."""
+        (n, m), if given, replaces the vector products; `repeated` (a cycle run only) holds the
+        (mentee index, mentor row) pairs that ran together in the maximum number of consecutive cycles
+        just before, checked as the rule "consecutive_cycles"."""
         s = self.settings
         n, m = len(mentees), self.size
         if similarity is None:
@@ -227,6 +232,10 @@ class MentorPool:
             checks["avoided"][i, avoided] = False
         for i, row in forbidden:
             checks["forbidden"][i, row] = False
+        if repeated is not None:
+            checks["consecutive_cycles"] = np.ones((n, m), dtype=bool)
+            for i, row in repeated:
+                checks["consecutive_cycles"][i, row] = False
         return ScoreBlock(similarity, skills, preferences, total, overlap, checks)
 
     def _preferences(self, mentees: Sequence[MatchProfile]) -> np.ndarray:
@@ -414,6 +423,7 @@ def no_mentor_reason(block: ScoreBlock, row: int, mentee: MatchProfile) -> str:
         "reporting_line": "every mentor is in their reporting line",
         "avoided": "every mentor is avoided",
         "forbidden": "every mentor is forbidden for them",
+        "consecutive_cycles": "every mentor was already their mentor in the cycles just before this one",
     }
     if block.total.shape[1] == 0:
         return "no feasible mentor: there are no mentors"

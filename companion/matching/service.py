@@ -11,6 +11,12 @@ Who may do what: mentees see their own recommendations, admins anyone's; mentors
 not choosing a mentor). Cohort runs are for admins. Matches are visible to their two parties and admins.
 The mentor vectors come from `profile_vectors`; the in-memory pool is rebuilt only when a profile changes.
 Places left = capacity minus accepted matches. Declined pairs are never proposed again.
+
+A cohort run may name a program cycle. Then places and "already has a mentor" count only the pairs of
+that cycle (accepted matches of its runs, and mentorships already in it), a pair that ran together in
+each of the `program.max_consecutive_cycles` cycles just before it (same program, by start date) is ruled
+out as the hard rule "consecutive_cycles", and accepting a match adds its mentorship to the cycle.
+Every run carries a fairness audit (`audit.py`), also stored in the run's report.
 """
 
 from __future__ import annotations
@@ -21,18 +27,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ValidationError
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from companion.errors import Conflict, Forbidden, InvalidInput, NotFound
 from companion.identity.auth import Principal, Role, link_mentorship
-from companion.matching.assignment import UNMATCHED, Problem, check_pins, solve_greedy, solve_optimal
+from companion.matching.assignment import (
+    UNMATCHED,
+    Assignment,
+    Problem,
+    check_pins,
+    solve_greedy,
+    solve_optimal,
+)
+from companion.matching.audit import MatchAudit, MenteeOutcome, MentorOutcome, audit_run
 from companion.matching.people import brief, find_person, own_person
 from companion.matching.profiles import ProfileVectors, match_profile, reporting_chains
 from companion.matching.schemas import (
     BaselineOut,
     CohortReport,
     CohortRequest,
+    CycleBrief,
     MatchOut,
     PersonBrief,
     PhraseMatch,
@@ -55,8 +71,20 @@ from companion.matching.scoring import (
     reason_text,
 )
 from companion.schemas import is_db_id
-from companion.settings import MatchingSettings
-from companion.storage.db import Database, Match, MatchRun, Mentorship, Person, utcnow
+from companion.settings import MatchingSettings, ProgramSettings
+from companion.storage.db import (
+    Cycle,
+    CycleMentorship,
+    Database,
+    Match,
+    MatchRun,
+    Mentorship,
+    Person,
+    Program,
+    utcnow,
+)
+
+Pair = tuple[int, int]  # (mentee person id, mentor person id)
 
 
 @dataclass
@@ -72,10 +100,18 @@ class _State:
 
 
 class MatchingService:
-    def __init__(self, *, db: Database, vectors: ProfileVectors, settings: MatchingSettings) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        vectors: ProfileVectors,
+        settings: MatchingSettings,
+        program: ProgramSettings | None = None,
+    ) -> None:
         self.db = db
         self.vectors = vectors
         self.settings = settings
+        self.program = program or ProgramSettings()
         self._state: _State | None = None
         self._lock = threading.Lock()
 
@@ -105,25 +141,105 @@ class MatchingService:
             )
             return self._state
 
-    def _places(self, session: Session, state: _State) -> np.ndarray:
-        taken = dict(
-            session.execute(
-                select(Match.mentor_id, func.count(Match.id))
-                .where(Match.status == "accepted")
-                .group_by(Match.mentor_id)
-            ).all()
-        )
-        return np.array(
-            [
-                max(0, state.pool.capacity[row] - taken.get(mid, 0))
-                for row, mid in enumerate(state.mentor_ids)
-            ],
-            dtype=np.int64,
-        )
+    @staticmethod
+    def _held_counts(state: _State, held: set[Pair]) -> np.ndarray:
+        """Mentees each pool mentor holds (pool order)."""
+        per_mentor: dict[int, int] = {}
+        for _, mentor_id in held:
+            per_mentor[mentor_id] = per_mentor.get(mentor_id, 0) + 1
+        return np.array([per_mentor.get(mid, 0) for mid in state.mentor_ids], dtype=np.int64)
 
     @staticmethod
-    def _accepted_mentees(session: Session) -> set[int]:
-        return set(session.scalars(select(Match.mentee_id).where(Match.status == "accepted")))
+    def _places(state: _State, held_counts: np.ndarray) -> np.ndarray:
+        return np.maximum(0, state.pool.capacity - held_counts).astype(np.int64)
+
+    def _held_pairs(
+        self, session: Session, cycle_id: int | None, *, involving: Pair | None = None
+    ) -> set[Pair]:
+        """Pairs holding a place: every accepted match; for a cycle, the accepted matches of the cycle's
+        runs and the active mentorships already in the cycle. `involving`: only pairs with that mentee
+        or that mentor."""
+        query = select(Match.mentee_id, Match.mentor_id).where(Match.status == "accepted")
+        if involving is not None:
+            query = query.where((Match.mentee_id == involving[0]) | (Match.mentor_id == involving[1]))
+        if cycle_id is None:
+            return {(a, b) for a, b in session.execute(query).tuples()}
+        query = query.where(Match.run_id.in_(select(MatchRun.id).where(MatchRun.cycle_id == cycle_id)))
+        pairs = {(a, b) for a, b in session.execute(query).tuples()}
+        in_cycle = self._cycle_pairs(session, [cycle_id], active_only=True, involving=involving)
+        return pairs | in_cycle.get(cycle_id, set())
+
+    @staticmethod
+    def _cycle_pairs(
+        session: Session, cycle_ids: Sequence[int], *, active_only: bool, involving: Pair | None = None
+    ) -> dict[int, set[Pair]]:
+        """Per cycle, the (mentee, mentor) people whose mentorship has a cycle_mentorships row in it."""
+        mentee, mentor = aliased(Person), aliased(Person)
+        query = (
+            select(CycleMentorship.cycle_id, mentee.id, mentor.id)
+            .join(Mentorship, Mentorship.id == CycleMentorship.mentorship_id)
+            .join(mentee, mentee.user_id == Mentorship.mentee_user_id)
+            .join(mentor, mentor.user_id == Mentorship.mentor_user_id)
+            .where(CycleMentorship.cycle_id.in_(list(cycle_ids)))
+        )
+        if active_only:
+            query = query.where(Mentorship.active.is_(True))
+        if involving is not None:
+            query = query.where((mentee.id == involving[0]) | (mentor.id == involving[1]))
+        out: dict[int, set[Pair]] = {}
+        for cycle_id, mentee_id, mentor_id in session.execute(query).tuples():
+            out.setdefault(cycle_id, set()).add((mentee_id, mentor_id))
+        return out
+
+    def _repeated_pairs(self, session: Session, cycle: Cycle) -> set[Pair]:
+        """Pairs that ran together in each of the max_consecutive_cycles cycles of the same program
+        just before `cycle` (by start date); none while there are fewer cycles before it."""
+        limit = self.program.max_consecutive_cycles
+        before = list(
+            session.scalars(
+                select(Cycle.id)
+                .where(
+                    Cycle.program_id == cycle.program_id,
+                    Cycle.starts_on < cycle.starts_on,
+                    Cycle.id != cycle.id,
+                )
+                .order_by(Cycle.starts_on.desc(), Cycle.id.desc())
+                .limit(limit)
+            )
+        )
+        if len(before) < limit:
+            return set()
+        per_cycle = self._cycle_pairs(session, before, active_only=False)
+        return set.intersection(*(per_cycle.get(c, set()) for c in before))
+
+    @staticmethod
+    def _cycle(session: Session, cycle_id: int) -> tuple[Cycle, CycleBrief]:
+        cycle = session.get(Cycle, cycle_id) if is_db_id(cycle_id) else None
+        if cycle is None:
+            raise InvalidInput(f"cycle_id: no cycle {cycle_id}; create it on the program page first")
+        program = session.get(Program, cycle.program_id)
+        brief_out = CycleBrief(
+            id=cycle.id,
+            name=cycle.name,
+            program=program.name if program is not None else "?",
+            starts_on=cycle.starts_on,
+            ends_on=cycle.ends_on,
+        )
+        return cycle, brief_out
+
+    def cycle_choices(self) -> list[CycleBrief]:
+        """Every cycle a cohort run may name, latest start first (for the matching page's form)."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Cycle, Program.name)
+                .join(Program, Program.id == Cycle.program_id)
+                .order_by(Cycle.starts_on.desc(), Cycle.id.desc())
+                .limit(200)
+            ).tuples()
+            return [
+                CycleBrief(id=c.id, name=c.name, program=name, starts_on=c.starts_on, ends_on=c.ends_on)
+                for c, name in rows
+            ]
 
     @staticmethod
     def _declined_pairs(session: Session) -> set[tuple[int, int]]:
@@ -172,7 +288,7 @@ class MatchingService:
             if not person.active:
                 raise InvalidInput(f"{person.key} is no longer active (left the organization's people file)")
             state = self._load(session)
-            places = self._places(session, state)
+            places = self._places(state, self._held_counts(state, self._held_pairs(session, None)))
             declined = [
                 state.pool.row_of[state.people[mentor].key]
                 for mentee, mentor in self._declined_pairs(session)
@@ -218,8 +334,14 @@ class MatchingService:
         started = time.perf_counter()
         with self.db.session() as session:
             state = self._load(session)
-            places = self._places(session, state)
-            accepted = self._accepted_mentees(session)
+            cycle, cycle_brief = (None, None)
+            if request.cycle_id is not None:
+                cycle, cycle_brief = self._cycle(session, request.cycle_id)
+            held = self._held_pairs(session, request.cycle_id)
+            held_counts = self._held_counts(state, held)
+            places = self._places(state, held_counts)
+            accepted = {mentee_id for mentee_id, _ in held}
+            taken_text = "already has a mentor in this cycle" if cycle else "already has an accepted mentor"
             chosen = self._cohort_mentees(session, request, accepted)
             pins = [
                 (self._ref(session, p.mentee, "mentee"), self._ref(session, p.mentor, "mentor"))
@@ -232,7 +354,7 @@ class MatchingService:
             forbids |= self._declined_pairs(session)
             for mentee_id, _ in pins:
                 if mentee_id in accepted:
-                    raise InvalidInput(f"pin: {state.people[mentee_id].key} already has an accepted mentor")
+                    raise InvalidInput(f"pin: {state.people[mentee_id].key} {taken_text}")
                 if mentee_id not in chosen:
                     chosen.append(mentee_id)
             ready = [m for m in chosen if m not in accepted]
@@ -242,11 +364,16 @@ class MatchingService:
             if clash:
                 label = self._pair_label(state, clash[0])
                 raise InvalidInput(f"{label} is both pinned and forbidden (or was declined before)")
+            repeated = None
+            if cycle is not None:
+                pairs = self._repeated_pairs(session, cycle)
+                repeated = [(index[a], row_of[b]) for a, b in pairs if a in index and b in row_of]
             block = state.pool.score(
                 [state.profiles[m] for m in ready],
                 _stack([state.embedded[m].vector for m in ready], state.pool.vectors.shape[1]),
                 places=places,
                 forbidden=[(index[a], row_of[b]) for a, b in forbids if a in index and b in row_of],
+                repeated=repeated,
             )
             pin_rows = [(index[a], row_of[b]) for a, b in pins]
             problem = Problem(
@@ -265,9 +392,7 @@ class MatchingService:
             unmatched: list[Unmatched] = []
             for mentee_id in chosen:
                 if mentee_id in accepted:
-                    unmatched.append(
-                        Unmatched(mentee=state.people[mentee_id], reason="already has an accepted mentor")
-                    )
+                    unmatched.append(Unmatched(mentee=state.people[mentee_id], reason=taken_text))
                     continue
                 i = index[mentee_id]
                 j = int(optimal.mentor_of[i])
@@ -291,8 +416,10 @@ class MatchingService:
                         mentee_accepted=False,
                     )
                 )
+            excluded = {rule: int((~passed).sum()) for rule, passed in block.checks.items()}
             report = CohortReport(
                 run_id=None,
+                cycle=cycle_brief,
                 mentees=len(chosen),
                 mentors=int((places > 0).sum()),
                 matched=len(matches),
@@ -302,11 +429,54 @@ class MatchingService:
                 seconds=0.0,
                 matches=matches,
                 unmatched=unmatched,
+                excluded=excluded,
+                repeat_excluded=excluded.get("consecutive_cycles", 0),
+                audit=self._audit(state, ready, block, optimal, held_counts),
             )
             if request.save:
                 self._save(session, report, created_by=created_by)
             report.seconds = round(time.perf_counter() - started, 3)
             return report
+
+    def _audit(
+        self,
+        state: _State,
+        ready: list[int],
+        block: ScoreBlock,
+        optimal: Assignment,
+        held_counts: np.ndarray,
+    ) -> MatchAudit:
+        mentees = []
+        for i, mentee_id in enumerate(ready):
+            profile, j = state.profiles[mentee_id], int(optimal.mentor_of[i])
+            mentees.append(
+                MenteeOutcome(
+                    key=profile.key,
+                    department=profile.department,
+                    site=profile.site,
+                    seniority=profile.seniority,
+                    timezone=profile.timezone,
+                    score=None if j == UNMATCHED else round(float(block.total[i, j]), 4),
+                )
+            )
+        given = optimal.mentor_of[optimal.mentor_of != UNMATCHED]
+        assigned = np.bincount(given, minlength=state.pool.size) if state.pool.size else np.zeros(0, int)
+        mentors = [
+            MentorOutcome(
+                key=profile.key,
+                name=profile.name,
+                capacity=profile.capacity,
+                held=int(held_counts[row]),
+                assigned=int(assigned[row]),
+            )
+            for row, profile in enumerate(state.pool.mentors)
+        ]
+        return audit_run(
+            mentees,
+            mentors,
+            warn_points=self.settings.audit_warn_points,
+            min_group_size=self.settings.audit_min_group_size,
+        )
 
     def _cohort_mentees(self, session: Session, request: CohortRequest, accepted: set[int]) -> list[int]:
         if request.mentees is None:
@@ -368,10 +538,15 @@ class MatchingService:
             matched=report.matched,
             total_score=report.total_score,
             greedy_score=report.greedy.total_score,
+            cycle_id=report.cycle.id if report.cycle else None,
             report={
                 "unmatched": [{"mentee": u.mentee.key, "reason": u.reason} for u in report.unmatched],
                 "greedy_matched": report.greedy.matched,
                 "weights": self.settings.model_dump(),
+                "cycle": report.cycle.model_dump(mode="json") if report.cycle else None,
+                "excluded": report.excluded,
+                "repeat_excluded": report.repeat_excluded,
+                "audit": report.audit.model_dump(mode="json") if report.audit else None,
             },
         )
         session.add(run)
@@ -400,6 +575,13 @@ class MatchingService:
             match.id, match.run_id = row.id, run.id
 
     # ---- runs and matches ------------------------------------------------------------------------
+
+    def run_audit(self, run_id: int) -> MatchAudit:
+        """The stored fairness audit of a run."""
+        run = self.get_run(run_id)
+        if run.audit is None:
+            raise NotFound(f"run {run_id} was stored before runs carried an audit; run the match again")
+        return run.audit
 
     def get_run(self, run_id: int) -> RunOut:
         with self.db.session() as session:
@@ -460,8 +642,10 @@ class MatchingService:
         accepted: list[MatchOut] = []
         skipped: list[str] = []
         with self.db.session() as session:
-            if not is_db_id(run_id) or session.get(MatchRun, run_id) is None:
+            run = session.get(MatchRun, run_id) if is_db_id(run_id) else None
+            if run is None:
                 raise NotFound(f"no matching run {run_id}")
+            cycle_id = run.cycle_id
             ids = list(
                 session.scalars(
                     select(Match.id)
@@ -474,16 +658,54 @@ class MatchingService:
                 accepted.append(self.decide(match_id, accept=True, principal=None))
             except Conflict as exc:
                 skipped.append(f"match {match_id}: {exc.message}")
+        if cycle_id is not None:
+            self._join_run_cycle(run_id, cycle_id)
         return accepted, skipped
 
-    def _finalize(self, session: Session, match: Match, mentee: Person, mentor: Person) -> None:
-        taken = session.scalar(
-            select(func.count(Match.id)).where(Match.mentor_id == mentor.id, Match.status == "accepted")
+    def _join_run_cycle(self, run_id: int, cycle_id: int) -> int:
+        """Add the mentorships of every accepted match of the run to its cycle (again: no change, so a
+        pair whose accounts were linked after it was accepted joins on the next publish)."""
+        mentee, mentor = aliased(Person), aliased(Person)
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Mentorship)
+                .join(mentee, mentee.user_id == Mentorship.mentee_user_id)
+                .join(mentor, mentor.user_id == Mentorship.mentor_user_id)
+                .join(Match, (Match.mentee_id == mentee.id) & (Match.mentor_id == mentor.id))
+                .where(Match.run_id == run_id, Match.status == "accepted")
+            ).scalars()
+            return sum(self._join_cycle(session, cycle_id, m) for m in rows)
+
+    @staticmethod
+    def _join_cycle(session: Session, cycle_id: int, mentorship: Mentorship) -> bool:
+        """Put the mentorship in the cycle unless it is there already. True when a row was added."""
+        present = session.scalar(
+            select(CycleMentorship.id).where(
+                CycleMentorship.cycle_id == cycle_id, CycleMentorship.mentorship_id == mentorship.id
+            )
         )
-        if int(taken or 0) >= mentor.capacity:
-            raise Conflict(f"{mentor.name} has no places left (capacity {mentor.capacity})")
-        if session.scalar(select(Match.id).where(Match.mentee_id == mentee.id, Match.status == "accepted")):
-            raise Conflict(f"{mentee.name} already has an accepted mentor")
+        cycle = session.get(Cycle, cycle_id)
+        if present is not None or cycle is None:
+            return False
+        today = utcnow().date()
+        session.add(
+            CycleMentorship(
+                cycle_id=cycle_id, mentorship_id=mentorship.id, joined_on=max(today, cycle.starts_on)
+            )
+        )
+        session.flush()
+        return True
+
+    def _finalize(self, session: Session, match: Match, mentee: Person, mentor: Person) -> None:
+        run = session.get(MatchRun, match.run_id) if match.run_id is not None else None
+        cycle_id = run.cycle_id if run is not None else None
+        held = self._held_pairs(session, cycle_id, involving=(mentee.id, mentor.id))
+        others = {a for a, b in held if b == mentor.id and a != mentee.id}
+        within = " in this cycle" if cycle_id is not None else ""
+        if len(others) >= mentor.capacity:
+            raise Conflict(f"{mentor.name} has no places left{within} (capacity {mentor.capacity})")
+        if any(a == mentee.id and b != mentor.id for a, b in held):
+            raise Conflict(f"{mentee.name} already has an accepted mentor{within}")
         match.status = "accepted"
         session.execute(
             update(Match)
@@ -491,7 +713,9 @@ class MatchingService:
             .values(status="withdrawn", updated_at=utcnow())
         )
         if mentor.user_id is not None and mentee.user_id is not None:
-            link_mentorship(session, mentor_user_id=mentor.user_id, mentee_user_id=mentee.user_id)
+            pair = link_mentorship(session, mentor_user_id=mentor.user_id, mentee_user_id=mentee.user_id)
+            if cycle_id is not None:
+                self._join_cycle(session, cycle_id, pair)
 
     def _match_out(self, session: Session, match: Match) -> MatchOut:
         mentee, mentor = session.get(Person, match.mentee_id), session.get(Person, match.mentor_id)
@@ -520,8 +744,19 @@ def _run_out(run: MatchRun) -> RunOut:
         matched=run.matched,
         total_score=run.total_score,
         greedy_score=run.greedy_score,
+        cycle_id=run.cycle_id,
+        audit=_stored_audit(run.report.get("audit")),
         report=run.report,
     )
+
+
+def _stored_audit(value: object) -> MatchAudit | None:
+    if not isinstance(value, dict):
+        return None
+    try:
+        return MatchAudit.model_validate(value)
+    except ValidationError:
+        return None
 
 
 def _linked(session: Session, mentor: Person, mentee: Person) -> bool:
