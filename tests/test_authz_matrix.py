@@ -62,6 +62,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/mentees/{mentee_id}/recommendations"): MENTEE_ADMIN,
     ("POST", "/v1/matching/cohort"): ADMIN,
     ("GET", "/v1/matching/runs/{run_id}"): ADMIN,
+    ("GET", "/v1/matching/runs/{run_id}/audit"): ADMIN,
     ("POST", "/v1/matching/runs/{run_id}/accept"): ADMIN,
     ("GET", "/v1/matches"): ANY,
     ("POST", "/v1/matches/{match_id}/accept"): ANY,

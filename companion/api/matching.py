@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from companion.api.deps import AdminUser, CurrentUser, RowId, ServicesDep
 from companion.api.jobs import ACCEPTED, Background, accepted
 from companion.jobs.tasks import start_cohort
+from companion.matching.audit import MatchAudit
 from companion.matching.schemas import (
     CohortReport,
     CohortRequest,
@@ -53,6 +54,14 @@ def cohort(
 @router.get("/matching/runs/{run_id}", summary="A stored matching run (admin)")
 def get_run(run_id: RowId, services: ServicesDep, _admin: AdminUser) -> RunOut:
     return services.matching.get_run(run_id)
+
+
+@router.get(
+    "/matching/runs/{run_id}/audit",
+    summary="A run's fairness audit: match rate and mean score per group, mentor load, spread (admin)",
+)
+def run_audit(run_id: RowId, services: ServicesDep, _admin: AdminUser) -> MatchAudit:
+    return services.matching.run_audit(run_id)
 
 
 @router.post("/matching/runs/{run_id}/accept", summary="Accept every proposed match of a run (admin)")

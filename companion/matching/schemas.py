@@ -379,7 +379,6 @@ class CohortReport(BaseModel):
 class RunAcceptance(BaseModel):
     accepted: list[int] = Field(description="Ids of the matches accepted (and linked as mentorships).")
     skipped: list[str] = Field(description="Matches left as proposed, with the reason.")
-    joined_cycle: int = Field(0, description="Mentorships of the run newly added to the run's cycle.")
 
 
 class RunOut(BaseModel):
