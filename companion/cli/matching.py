@@ -15,6 +15,7 @@ from rich.table import Table
 from companion.cli.audit import record_cli
 from companion.container import Services
 from companion.errors import InvalidInput
+from companion.matching.audit import MatchAudit
 from companion.matching.demo_org import demo_rows, write_rows
 from companion.matching.schemas import (
     CohortReport,
@@ -92,6 +93,14 @@ def print_cohort(report: CohortReport, show: int) -> None:
         f"[bold]Cohort {run}[/bold]: matched {report.matched} of {report.mentees} mentees, "
         f"total score {report.total_score:.3f} ({report.seconds:.2f} s, {report.mentors} mentors with places)"
     )
+    if report.cycle is not None:
+        c = report.cycle
+        console.print(
+            f"For cycle {c.id} ({c.program}: {c.name}, {c.starts_on} to {c.ends_on}); "
+            f"{report.repeat_excluded} pair(s) excluded by the consecutive-cycles rule",
+            markup=False,
+            highlight=False,
+        )
     gap = report.total_score - report.greedy.total_score
     share = f", {100 * gap / report.greedy.total_score:+.1f}%" if report.greedy.total_score > 0 else ""
     console.print(
@@ -109,6 +118,33 @@ def print_cohort(report: CohortReport, show: int) -> None:
         console.print(table)
         if len(report.matches) > show:
             console.print(f"… {len(report.matches) - show} more pairs (--show N or --json for all)")
+    if report.audit is not None:
+        print_audit(report.audit)
+
+
+def print_audit(audit: MatchAudit) -> None:
+    """The fairness audit in a few lines: overall figures, the spread per dimension, load, warnings."""
+    mean = f"{audit.mean_score:.3f}" if audit.mean_score is not None else "-"
+    console.print(
+        f"\nAudit: matched {audit.matched} of {audit.mentees} ({audit.match_rate:.1f}%), mean score {mean}; "
+        f"mentor load mean {100 * audit.load_mean:.0f}% of capacity, coefficient of variation "
+        f"{audit.load_cv:.2f}",
+        markup=False,
+        highlight=False,
+    )
+    for d in audit.dimensions:
+        if d.worst_rate_group is None:
+            continue
+        console.print(
+            f"  {d.dimension}: match rate gap {d.rate_gap:.1f} points ({d.best_rate_group} best, "
+            f"{d.worst_rate_group} worst), mean score gap {d.score_gap:.3f}",
+            markup=False,
+            highlight=False,
+        )
+    loads = ", ".join(f"{b.bucket}: {b.mentors}" for b in audit.load_distribution)
+    console.print(f"  mentors by load: {loads}", markup=False, highlight=False)
+    for warning in audit.warnings:
+        console.print(f"  warning: {warning}", markup=False, highlight=False, style="yellow")
 
 
 def _import_counts(report: ImportReport) -> dict[str, int]:
@@ -241,6 +277,15 @@ def register(
             list[str] | None, typer.Option(help="MENTEE=MENTOR pair that must not be made (repeatable).")
         ] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Do not store the run.")] = False,
+        cycle: Annotated[
+            int | None,
+            typer.Option(
+                "--cycle",
+                min=1,
+                help="Match for this program cycle (its id): never repeat a pair that ran in the "
+                "program.max_consecutive_cycles cycles just before; accepted pairs join the cycle.",
+            ),
+        ] = None,
         accept: Annotated[
             bool, typer.Option("--accept", help="Accept every proposed match at once (as an admin).")
         ] = False,
@@ -256,6 +301,7 @@ def register(
                 pins=_pairs(pin, "--pin"),
                 forbids=_pairs(forbid, "--forbid"),
                 save=not dry_run,
+                cycle_id=cycle,
             )
             report = svc.matching.cohort(request)
             notes: list[str] = []
