@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from companion.container import Services
 from companion.errors import InvalidInput
-from companion.identity.auth import Role, create_user
+from companion.identity.auth import Role, create_user, link_mentorship
 from companion.matching.schemas import CohortReport, CohortRequest, PairRef
 from companion.settings import Settings
-from companion.storage.db import Cycle, CycleMentorship, MatchRun, Mentorship, Person, Program
+from companion.storage.db import Cycle, CycleMentorship, MatchRun, Person, Program, User
 from tests.support.app import make_settings
 from tests.support.people import link
 
@@ -103,17 +103,12 @@ def prepare(settings: Settings) -> tuple[Services, dict[str, int]]:
     services.db.create_tables()
     load_people(services)
     cycles = make_cycles(services)
-    # spring: m1-a; summer: m1-a again and m2-b; the other program's cycle: m2-b
-    assert pairs_of(run_and_publish(services, cycles["spring"], [("m1", "a")])) == {"m1": "a", "m2": "b"}
-    with services.db.session() as session:  # m2-b did not run in spring: take it out of that cycle
-        m2b = session.scalar(
-            select(CycleMentorship)
-            .join(Mentorship, Mentorship.id == CycleMentorship.mentorship_id)
-            .join(Person, Person.user_id == Mentorship.mentee_user_id)
-            .where(Person.key == "m2", CycleMentorship.cycle_id == cycles["spring"])
-        )
-        assert m2b is not None
-        session.delete(m2b)
+    # spring: m1-a, put in the cycle directly (as the cycles page does, no matching run); summer: m1-a
+    # again and m2-b, through a run; the other program's cycle: both pairs again
+    with services.db.session() as session:
+        users = {u.name: u.id for u in session.scalars(select(User))}
+        pair = link_mentorship(session, mentor_user_id=users["user-a"], mentee_user_id=users["user-m1"])
+        session.add(CycleMentorship(cycle_id=cycles["spring"], mentorship_id=pair.id))
     summer = run_and_publish(services, cycles["summer"], [])
     assert pairs_of(summer) == {"m1": "a", "m2": "b"}, "a new cycle: last cycle's pairs hold no places in it"
     assert summer.repeat_excluded == 0, "only one cycle before summer: nothing to exclude yet"
@@ -194,5 +189,26 @@ def test_cycle_run_over_the_api(tmp_path: Any) -> None:
             assert bad.status_code == 422 and "cycle_id" in bad.json()["error"]["message"]
             missing = client.post("/v1/matching/cohort", headers=auth, json={"cycle_id": 12345})
             assert missing.status_code == 422 and "no cycle 12345" in missing.json()["error"]["message"]
+    finally:
+        services.close()
+
+
+def test_pairs_without_accounts_count_by_their_accepted_cycle_matches(tmp_path: Any) -> None:
+    """Profiles without user accounts never become mentorships; their accepted matches of a cycle's run
+    are what shows they ran in it."""
+    services = Services(make_settings(tmp_path, program={"max_consecutive_cycles": 1}))
+    services.db.create_tables()
+    try:
+        rows = [
+            {"name": r["id"].upper(), "languages": "english", "timezone": "Europe/London", "capacity": 1, **r}
+            for r in PEOPLE
+        ]
+        assert services.people.import_rows(list(enumerate(rows, start=1))).failed == []
+        cycles = make_cycles(services)
+        spring = run_and_publish(services, cycles["spring"], [])
+        assert pairs_of(spring) == {"m1": "a", "m2": "b"} and cycle_rows(services, cycles["spring"]) == 0
+        summer = services.matching.cohort(CohortRequest(cycle_id=cycles["summer"], save=False))
+        assert summer.repeat_excluded == 2
+        assert pairs_of(summer)["m1"] != "a" and pairs_of(summer).get("m2") != "b"
     finally:
         services.close()

@@ -193,7 +193,8 @@ class MatchingService:
 
     def _repeated_pairs(self, session: Session, cycle: Cycle) -> set[Pair]:
         """Pairs that ran together in each of the max_consecutive_cycles cycles of the same program
-        just before `cycle` (by start date); none while there are fewer cycles before it."""
+        just before `cycle` (by start date); none while there are fewer cycles before it. A pair ran in
+        a cycle when its mentorship is in it, or when a match of a run for that cycle was accepted."""
         limit = self.program.max_consecutive_cycles
         before = list(
             session.scalars(
@@ -210,6 +211,14 @@ class MatchingService:
         if len(before) < limit:
             return set()
         per_cycle = self._cycle_pairs(session, before, active_only=False)
+        accepted = session.execute(
+            select(MatchRun.cycle_id, Match.mentee_id, Match.mentor_id)
+            .join(MatchRun, MatchRun.id == Match.run_id)
+            .where(MatchRun.cycle_id.in_(before), Match.status == "accepted")
+        ).tuples()
+        for cycle_id, mentee_id, mentor_id in accepted:  # pairs without user accounts have no mentorship
+            if cycle_id is not None:
+                per_cycle.setdefault(cycle_id, set()).add((mentee_id, mentor_id))
         return set.intersection(*(per_cycle.get(c, set()) for c in before))
 
     @staticmethod
