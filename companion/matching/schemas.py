@@ -392,4 +392,4 @@ class RunOut(BaseModel):
     audit: MatchAudit | None = Field(
         None, description="The run's fairness audit (None: a run stored before audits)."
     )
-    report: dict[str, object]
+    report: dict[str, object] = Field(description="The stored report (unmatched, weights, cycle, ...).")

@@ -755,7 +755,7 @@ def _run_out(run: MatchRun) -> RunOut:
         greedy_score=run.greedy_score,
         cycle_id=run.cycle_id,
         audit=_stored_audit(run.report.get("audit")),
-        report=run.report,
+        report={key: value for key, value in run.report.items() if key != "audit"},  # given once, above
     )
 
 
