@@ -23,6 +23,7 @@ from companion.api import evals as evals_api
 from companion.api import jobs as jobs_api
 from companion.api import matching as matching_api
 from companion.api import people as people_api
+from companion.api import program as program_api
 from companion.api.shutdown import CutOnShutdown
 from companion.container import Services
 from companion.errors import CompanionError, summarize, validation_problems
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.include_router(module.router)
     app.include_router(audit_api.router)
     app.include_router(jobs_api.router)
+    app.include_router(program_api.router)
     for page_module in (
         session_pages,
         admin_users,

@@ -19,8 +19,27 @@ KEY_PATTERN = r"^[a-z0-9][a-z0-9_]{0,49}$"
 _KEY = re.compile(KEY_PATTERN)
 
 
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2199, 12, 31)
+
+
 def _clean_text(value: object) -> object:
-    return " ".join(value.split()) if isinstance(value, str) else value
+    """One line of text: control characters dropped, runs of whitespace made one space."""
+    if not isinstance(value, str):
+        return value
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+
+
+def _plain_text(value: object) -> object:
+    """Free text: control characters other than line breaks and tabs dropped."""
+    if not isinstance(value, str):
+        return value
+    return "".join(ch for ch in value if ch.isprintable() or ch in "\n\t").strip()
+
+
+def _sensible_date(value: date | None) -> date | None:
+    if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"must be a date from {FIRST_DAY} to {LAST_DAY}")
+    return value
 
 
 class _In(BaseModel):
@@ -41,6 +60,7 @@ class ProgramIn(_In):
     )
 
     _clean = field_validator("name", mode="before")(_clean_text)
+    _plain = field_validator("description", mode="before")(_plain_text)
 
 
 class ProgramUpdate(_In):
@@ -50,6 +70,7 @@ class ProgramUpdate(_In):
     cadence_days: int | None = Field(None, ge=1, le=90)
 
     _clean = field_validator("name", mode="before")(_clean_text)
+    _plain = field_validator("description", mode="before")(_plain_text)
 
 
 class ProgramOut(BaseModel):
@@ -71,6 +92,7 @@ class CycleIn(_In):
     ends_on: date | None = Field(None, description="Unset: `program.cycle_weeks` after the start.")
 
     _clean = field_validator("name", mode="before")(_clean_text)
+    _dates = field_validator("starts_on", "ends_on")(_sensible_date)
 
 
 class CycleUpdate(_In):
@@ -79,6 +101,7 @@ class CycleUpdate(_In):
     ends_on: date | None = Field(None, description="Milestones due at the old end move to the new end.")
 
     _clean = field_validator("name", mode="before")(_clean_text)
+    _dates = field_validator("starts_on", "ends_on")(_sensible_date)
 
 
 class MilestoneIn(_In):
@@ -90,6 +113,7 @@ class MilestoneIn(_In):
     kind: MilestoneKind = "checkpoint"
 
     _clean = field_validator("title", mode="before")(_clean_text)
+    _dates = field_validator("due_on")(_sensible_date)
 
 
 class MilestoneUpdate(_In):
@@ -98,6 +122,7 @@ class MilestoneUpdate(_In):
     kind: MilestoneKind | None = None
 
     _clean = field_validator("title", mode="before")(_clean_text)
+    _dates = field_validator("due_on")(_sensible_date)
 
 
 class MilestoneOut(BaseModel):
@@ -134,6 +159,8 @@ class PairIn(_In):
     joined_on: date | None = Field(
         None, description="When the pair joined, if after the cycle's start: its rhythm counts from then."
     )
+
+    _dates = field_validator("joined_on")(_sensible_date)
 
 
 class PairOut(BaseModel):
