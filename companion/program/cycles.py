@@ -124,6 +124,17 @@ class ProgramService:
                 raise Conflict(f"program {row.name!r} still has {cycles} cycle(s): delete them first")
             session.delete(row)
 
+    def find_program(self, ref: str) -> ProgramOut:
+        """A program by id or by name (any case)."""
+        with self.db.session() as session:
+            row = session.get(Program, int(ref)) if ref.isdigit() and len(ref) < 10 else None
+            row = row or session.scalar(
+                select(Program).where(func.lower(Program.name) == ref.strip().lower())
+            )
+            if row is None:
+                raise NotFound(f"no program with id or name {ref!r}")
+            return self._program_out(session, row)
+
     def ensure_default_program(self) -> ProgramOut:
         """The first program, creating a one-to-one "Formal mentoring" program when there is none."""
         with self.db.session() as session:
@@ -354,6 +365,20 @@ class ProgramService:
                 for mid, mu, mp, eu, ep in rows
             ]
             return sorted(options, key=lambda o: (o.mentor_name.lower(), o.mentee_name.lower()))
+
+    def mentorship_between(self, mentor: str, mentee: str) -> int:
+        """The id of the active mentorship of two users, named by their user names."""
+        with self.db.session() as session:
+            mentor_u, mentee_u = aliased(User), aliased(User)
+            found = session.scalar(
+                select(Mentorship.id)
+                .join(mentor_u, mentor_u.id == Mentorship.mentor_user_id)
+                .join(mentee_u, mentee_u.id == Mentorship.mentee_user_id)
+                .where(mentor_u.name == mentor, mentee_u.name == mentee, Mentorship.active.is_(True))
+            )
+            if found is None:
+                raise NotFound(f"no active mentorship of mentor {mentor!r} with mentee {mentee!r}")
+            return found
 
     # ---- helpers -------------------------------------------------------------------------------------
 
