@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from companion.identity.auth import authenticate, link_mentorship
+from companion.identity.auth import Role, authenticate, create_user, link_mentorship
 from tests.support.app import Api
 
 
@@ -149,3 +149,29 @@ def test_bad_program_input_is_a_clear_4xx(api: Api) -> None:
     missing = client.post(f"/v1/cycles/{cycle['id']}/pairs", json={"mentorship_id": 4242}, headers=admin)
     assert missing.status_code == 404 and "no mentorship" in missing.text
     assert len(ok(client.get("/v1/programs", headers=admin))) == 1  # nothing half-written
+
+
+def test_my_rhythm_shows_only_my_own_pairs(api: Api) -> None:
+    admin, client = api.auth("admin"), api.client
+    users = _ids(api)
+    with api.services.db.session() as session:
+        other, other_token = create_user(session, name="mentee2", role=Role.mentee)
+        mine = link_mentorship(session, mentor_user_id=users["mentor"], mentee_user_id=users["mentee"]).id
+        theirs = link_mentorship(session, mentor_user_id=users["mentor"], mentee_user_id=other.id).id
+    program = ok(client.post("/v1/programs", json={"name": "Formal"}, headers=admin), 201)
+    start = (date.today() - timedelta(days=10)).isoformat()
+    cycle = ok(
+        client.post(f"/v1/programs/{program['id']}/cycles", json={"starts_on": start}, headers=admin), 201
+    )
+    for mentorship in (mine, theirs):
+        ok(
+            client.post(f"/v1/cycles/{cycle['id']}/pairs", json={"mentorship_id": mentorship}, headers=admin),
+            201,
+        )
+    own = ok(client.get("/v1/me/rhythm", headers=api.auth("mentee")))
+    assert [p["mentorship_id"] for p in own] == [mine]
+    other_own = ok(client.get("/v1/me/rhythm", headers={"Authorization": f"Bearer {other_token}"}))
+    assert [p["mentorship_id"] for p in other_own] == [theirs]
+    mentor_own = ok(client.get("/v1/me/rhythm", headers=api.auth("mentor")))
+    assert sorted(p["mentorship_id"] for p in mentor_own) == sorted([mine, theirs])
+    assert {p["status"] for p in mentor_own} == {"on_rhythm"}  # ten days in, no session yet: fine

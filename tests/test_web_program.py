@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from companion.identity.auth import authenticate, link_mentorship
-from companion.program.schemas import CycleIn, PairIn
+from companion.program.schemas import CycleIn, PairIn, ProgramIn
 from companion.storage.db import SessionRecord
 from tests.support.app import Api, csrf_of, web_client
 
@@ -174,3 +174,13 @@ def test_mentor_and_mentee_see_their_own_rhythm(api: Api) -> None:
         assert "This pair is at risk:</strong> no session for 31 days" in text
         assert "Mid-cycle check-in survey" in text and "Goals agreed" not in text  # upcoming only
         assert (f"With {partner}" in text) == (role == "mentor")
+
+
+def test_small_group_circles_are_warned_about_on_the_page(api: Api) -> None:
+    admin = web_client(api, "admin")
+    group = api.services.programs.create_program(ProgramIn(name="Circles", kind="group"))
+    cycle = api.services.programs.create_cycle(group.id, CycleIn(starts_on=START))
+    api.services.programs.add_pair(cycle.id, PairIn(mentorship_id=_pair(api, sessions_ago=[3])))
+    html = admin.get(f"/admin/program?cycle={cycle.id}").text
+    assert "group circles" in html
+    assert "the circle of mentor1 has 1 mentee(s); a group circle needs at least 3" in html

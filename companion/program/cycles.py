@@ -137,15 +137,18 @@ class ProgramService:
 
     def ensure_default_program(self) -> ProgramOut:
         """The first program, creating a one-to-one "Formal mentoring" program when there is none."""
-        with self.db.session() as session:
-            first = session.scalar(select(Program).order_by(Program.id).limit(1))
-            if first is None:
-                first = Program(
-                    name=DEFAULT_PROGRAM, kind="one_to_one", cadence_days=self.settings.cadence_days
-                )
-                session.add(first)
-                session.flush()
-            return self._program_out(session, first)
+        try:
+            with self.db.session() as session:
+                first = session.scalar(select(Program).order_by(Program.id).limit(1))
+                if first is None:
+                    first = Program(
+                        name=DEFAULT_PROGRAM, kind="one_to_one", cadence_days=self.settings.cadence_days
+                    )
+                    session.add(first)
+                    session.flush()
+                return self._program_out(session, first)
+        except IntegrityError:  # another request made it at the same moment: use that one
+            return self.find_program(DEFAULT_PROGRAM)
 
     # ---- cycles --------------------------------------------------------------------------------------
 
