@@ -483,7 +483,7 @@ def _people_aliases() -> tuple[type[User], type[User], type[Person], type[Person
 
 
 def _named(
-    query: Select[Any] | Any,
+    query: Any,
     mentor_u: type[User],
     mentee_u: type[User],
     mentor_p: type[Person],
