@@ -32,6 +32,8 @@ from companion.knowledge.store import VectorStore, build_store
 from companion.matching.people import PeopleService
 from companion.matching.profiles import ProfileVectors
 from companion.matching.service import MatchingService
+from companion.program.cycles import ProgramService
+from companion.program.rhythm import RhythmService
 from companion.records.service import RecordsService
 from companion.settings import Settings
 from companion.storage.db import Database
@@ -163,6 +165,14 @@ class Services:
             settings=self.settings.matching,
             program=self.settings.program,
         )
+
+    @cached_property
+    def programs(self) -> ProgramService:
+        return ProgramService(db=self.db, settings=self.settings.program)
+
+    @cached_property
+    def rhythm(self) -> RhythmService:
+        return RhythmService(programs=self.programs, settings=self.settings.program)
 
     @cached_property
     def evaluation(self) -> EvaluationService:

@@ -77,6 +77,27 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/jobs"): ADMIN,  # every job kind is admin work (ingest, import, matching, evals)
     ("GET", "/v1/jobs/{job_id}"): ADMIN,
     ("POST", "/v1/jobs/{job_id}/cancel"): ADMIN,
+    # programs, cycles, milestones, pairs and rhythm (issue 16)
+    ("GET", "/v1/programs"): ADMIN,
+    ("POST", "/v1/programs"): ADMIN,
+    ("GET", "/v1/programs/{program_id}"): ADMIN,
+    ("PATCH", "/v1/programs/{program_id}"): ADMIN,
+    ("DELETE", "/v1/programs/{program_id}"): ADMIN,
+    ("GET", "/v1/programs/{program_id}/cycles"): ADMIN,
+    ("POST", "/v1/programs/{program_id}/cycles"): ADMIN,
+    ("GET", "/v1/cycles/{cycle_id}"): ADMIN,
+    ("PATCH", "/v1/cycles/{cycle_id}"): ADMIN,
+    ("DELETE", "/v1/cycles/{cycle_id}"): ADMIN,
+    ("GET", "/v1/cycles/{cycle_id}/milestones"): ADMIN,
+    ("POST", "/v1/cycles/{cycle_id}/milestones"): ADMIN,
+    ("PATCH", "/v1/cycles/{cycle_id}/milestones/{milestone_id}"): ADMIN,
+    ("DELETE", "/v1/cycles/{cycle_id}/milestones/{milestone_id}"): ADMIN,
+    ("GET", "/v1/cycles/{cycle_id}/pairs"): ADMIN,
+    ("POST", "/v1/cycles/{cycle_id}/pairs"): ADMIN,
+    ("DELETE", "/v1/cycles/{cycle_id}/pairs/{mentorship_id}"): ADMIN,
+    ("GET", "/v1/cycles/{cycle_id}/rhythm"): ADMIN,
+    ("GET", "/v1/cycles/{cycle_id}/at-risk"): ADMIN,
+    ("GET", "/v1/me/rhythm"): MENTEE_MENTOR,  # one's own pairs; admins have none
 }
 
 GUIDE = b"# Goals\n\n## SMART\n\nA goal names a measure and a date. Agree the first steps together.\n"
@@ -104,8 +125,9 @@ def world(tmp_path: Path) -> Iterator[World]:
             users = {role: authenticate(session, token).id for role, token in api.tokens.items()}
             mentee2, api.tokens["mentee2"] = create_user(session, name="mentee2", role=Role.mentee)
             mentor2, api.tokens["mentor2"] = create_user(session, name="mentor2", role=Role.mentor)
-            link_mentorship(session, mentor_user_id=users["mentor"], mentee_user_id=users["mentee"])
-            link_mentorship(session, mentor_user_id=mentor2.id, mentee_user_id=mentee2.id)
+            pair1 = link_mentorship(session, mentor_user_id=users["mentor"], mentee_user_id=users["mentee"])
+            pair2 = link_mentorship(session, mentor_user_id=mentor2.id, mentee_user_id=mentee2.id)
+            w.ids.update(mentorship=pair1.id, mentorship2=pair2.id)
             w.ids.update(mentee_user=users["mentee"], mentee2_user=mentee2.id, mentor_user=users["mentor"])
 
         def ok(response: Any) -> Any:
@@ -142,6 +164,21 @@ def world(tmp_path: Path) -> Iterator[World]:
         )
         w.ids["run"] = run["run_id"]
         w.ids["match"] = ok(w.call("GET", "/v1/matches", "admin"))[0]["id"]
+        w.ids["program"] = ok(w.call("POST", "/v1/programs", "admin", json={"name": "Formal"}))["id"]
+        cycle = ok(
+            w.call(
+                "POST", f"/v1/programs/{w.ids['program']}/cycles", "admin", json={"starts_on": "2026-01-05"}
+            )
+        )
+        w.ids.update(cycle=cycle["id"], milestone=cycle["milestones"][0]["id"])
+        ok(
+            w.call(
+                "POST",
+                f"/v1/cycles/{cycle['id']}/pairs",
+                "admin",
+                json={"mentorship_id": w.ids["mentorship"]},
+            )
+        )
         w.ids["job"] = ok(
             w.call("POST", "/v1/matching/cohort?background=true", "admin", json={"save": False})
         )["id"]
@@ -160,6 +197,10 @@ def _path_value(path: str, name: str, ids: dict[str, Any]) -> int | str:
         "match_id": ids["match"],
         "result_id": 1,  # no eval has run: an admin gets 404, everyone else 401/403 first
         "job_id": ids["job"],  # a finished dry-run cohort job: cancelling it is a 409 for an admin
+        "program_id": ids["program"],
+        "cycle_id": ids["cycle"],
+        "milestone_id": ids["milestone"],
+        "mentorship_id": ids["mentorship"],  # mentee1's pair, in the cycle
     }[name]
 
 
@@ -187,6 +228,13 @@ def _request(method: str, path: str, ids: dict[str, Any]) -> tuple[str, dict[str
         ("PUT", "/v1/people/me"): {"json": {"bio": "I like long walks between code reviews."}},
         ("POST", "/v1/matching/cohort"): {"json": {"save": False}},
         ("POST", "/v1/evals/runs"): {"json": {"suites": ["feedback"], "limit": 1}},
+        ("POST", "/v1/programs"): {"json": {"name": "Circles", "kind": "group"}},
+        ("PATCH", "/v1/programs/{program_id}"): {"json": {"description": "Pairs of one mentor and mentee"}},
+        ("POST", "/v1/programs/{program_id}/cycles"): {"json": {"starts_on": "2030-01-07"}},
+        ("PATCH", "/v1/cycles/{cycle_id}"): {"json": {"name": "Spring 2026"}},
+        ("POST", "/v1/cycles/{cycle_id}/milestones"): {"json": {"title": "Demo day", "due_on": "2026-03-02"}},
+        ("PATCH", "/v1/cycles/{cycle_id}/milestones/{milestone_id}"): {"json": {"title": "Goals set"}},
+        ("POST", "/v1/cycles/{cycle_id}/pairs"): {"json": {"mentorship_id": ids["mentorship2"]}},
     }
     return url, bodies.get((method, path), {})
 

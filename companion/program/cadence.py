@@ -51,10 +51,11 @@ class PairRhythm:
 def assess(
     held_on: Sequence[date], *, starts_on: date, ends_on: date, today: date, rules: CadenceRules
 ) -> PairRhythm:
-    """Judge a pair from the dates of its sessions. Sessions outside the cycle are ignored; a cycle that
-    has not started yet is never at risk; after the cycle's end, the rhythm is judged at its end."""
-    dates = sorted(d for d in held_on if starts_on <= d <= ends_on)
+    """Judge a pair from the dates of its sessions. Sessions outside the cycle are ignored, and so are
+    sessions dated after `today` (planned, not held yet); a cycle that has not started yet is never at
+    risk; after the cycle's end, the rhythm is judged at its end."""
     until = min(today, ends_on)
+    dates = sorted(d for d in held_on if starts_on <= d <= until)
     last = dates[-1] if dates else None
     elapsed = max(0, (until - starts_on).days)
     expected = elapsed // rules.cadence_days

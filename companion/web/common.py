@@ -55,6 +55,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("/admin/knowledge", "Knowledge"),
         ("/admin/people", "People"),
         ("/admin/matching", "Matching"),
+        ("/admin/program", "Program"),
         ("/admin/users", "Users"),
         ("/admin/evals", "Evals"),
         ("/ask", "Ask"),

@@ -181,6 +181,7 @@ def _goals_page(
         "draft_notes": [],
         "new": {"status": "active"},
         "editing": None,
+        "rhythm": services.rhythm.my_rhythm(me),
     }
     page.update(context)
     return render(request, "mentee/goals.html", page, status_code=status_code)

@@ -56,7 +56,9 @@ def mentees_page(request: Request, services: ServicesDep, mentor: MentorPage) ->
         }
         for m in records.my_mentees(who)
     ]
-    return render(request, "mentor/mentees.html", {"mentees": mentees})
+    return render(
+        request, "mentor/mentees.html", {"mentees": mentees, "rhythm": services.rhythm.my_rhythm(who)}
+    )
 
 
 def _mentee_page(
