@@ -45,7 +45,7 @@ def _model(build: Callable[[], Any]) -> Any:
 def rhythm_table(title: str, pairs: list[PairRhythmOut]) -> Table:
     table = Table(title=title)
     for column in ("Pair", "Mentor", "Mentee", "Sessions", "Last session", "Next due", "Status", "Why"):
-        table.add_column(column, justify="right" if column == "Sessions" else "left")
+        table.add_column(column, justify="right" if column == "Sessions" else "left", overflow="fold")
     for p in pairs:
         style = STATUS_STYLE[p.status]
         table.add_row(
