@@ -32,6 +32,7 @@ from companion.knowledge.store import VectorStore, build_store
 from companion.matching.people import PeopleService
 from companion.matching.profiles import ProfileVectors
 from companion.matching.service import MatchingService
+from companion.program.surveys import SurveyService
 from companion.records.service import RecordsService
 from companion.settings import Settings
 from companion.storage.db import Database
@@ -171,6 +172,10 @@ class Services:
             settings=self.settings,
             calibrations=self.calibrations,
         )
+
+    @cached_property
+    def surveys(self) -> SurveyService:
+        return SurveyService(db=self.db, settings=self.settings.program)
 
     @cached_property
     def accounts(self) -> Accounts:
