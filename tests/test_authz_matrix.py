@@ -76,6 +76,16 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/jobs"): ADMIN,  # every job kind is admin work (ingest, import, matching, evals)
     ("GET", "/v1/jobs/{job_id}"): ADMIN,
     ("POST", "/v1/jobs/{job_id}/cancel"): ADMIN,
+    ("GET", "/v1/surveys"): ADMIN,
+    ("POST", "/v1/surveys"): ADMIN,
+    ("GET", "/v1/surveys/mine"): ANY,  # an admin is asked nothing: an empty list
+    ("GET", "/v1/surveys/contact-requests"): ADMIN,
+    ("POST", "/v1/surveys/contact-requests/{response_id}/handled"): ADMIN,
+    ("GET", "/v1/surveys/{survey_id}"): ADMIN,
+    ("PATCH", "/v1/surveys/{survey_id}"): ADMIN,
+    ("DELETE", "/v1/surveys/{survey_id}"): ADMIN,
+    ("GET", "/v1/surveys/{survey_id}/results"): ADMIN,
+    ("POST", "/v1/surveys/{survey_id}/responses"): MENTEE_MENTOR,  # the survey's audience answers, once
 }
 
 GUIDE = b"# Goals\n\n## SMART\n\nA goal names a measure and a date. Agree the first steps together.\n"
@@ -144,6 +154,10 @@ def world(tmp_path: Path) -> Iterator[World]:
         w.ids["job"] = ok(
             w.call("POST", "/v1/matching/cohort?background=true", "admin", json={"save": False})
         )["id"]
+        w.ids["survey"] = ok(w.call("POST", "/v1/surveys", "admin", json={"kind": "mid"}))["id"]
+        contact = {"answers": {}, "contact_requested": True, "contact_note": "Please call me."}
+        ok(w.call("POST", f"/v1/surveys/{w.ids['survey']}/responses", "mentee2", json=contact))
+        w.ids["contact"] = ok(w.call("GET", "/v1/surveys/contact-requests", "admin"))[0]["response_id"]
         yield w
 
 
@@ -159,6 +173,8 @@ def _path_value(path: str, name: str, ids: dict[str, Any]) -> int | str:
         "match_id": ids["match"],
         "result_id": 1,  # no eval has run: an admin gets 404, everyone else 401/403 first
         "job_id": ids["job"],  # a finished dry-run cohort job: cancelling it is a 409 for an admin
+        "survey_id": ids["survey"],
+        "response_id": ids["contact"],
     }[name]
 
 
@@ -186,6 +202,9 @@ def _request(method: str, path: str, ids: dict[str, Any]) -> tuple[str, dict[str
         ("PUT", "/v1/people/me"): {"json": {"bio": "I like long walks between code reviews."}},
         ("POST", "/v1/matching/cohort"): {"json": {"save": False}},
         ("POST", "/v1/evals/runs"): {"json": {"suites": ["feedback"], "limit": 1}},
+        ("POST", "/v1/surveys"): {"json": {"kind": "end", "audience": "mentor"}},
+        ("PATCH", "/v1/surveys/{survey_id}"): {"json": {"title": "Renamed survey"}},
+        ("POST", "/v1/surveys/{survey_id}/responses"): {"json": {"answers": {"relationship": 4}}},
     }
     return url, bodies.get((method, path), {})
 

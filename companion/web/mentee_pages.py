@@ -181,6 +181,7 @@ def _goals_page(
         "draft_notes": [],
         "new": {"status": "active"},
         "editing": None,
+        "surveys_for_you": services.surveys.mine(me),
     }
     page.update(context)
     return render(request, "mentee/goals.html", page, status_code=status_code)

@@ -56,7 +56,8 @@ def mentees_page(request: Request, services: ServicesDep, mentor: MentorPage) ->
         }
         for m in records.my_mentees(who)
     ]
-    return render(request, "mentor/mentees.html", {"mentees": mentees})
+    context = {"mentees": mentees, "surveys_for_you": services.surveys.mine(who)}
+    return render(request, "mentor/mentees.html", context)
 
 
 def _mentee_page(
