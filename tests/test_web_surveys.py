@@ -226,3 +226,33 @@ def test_contact_requests_badge_and_handled_button(api: Api) -> None:
     mentee = web_client(api, "mentee")
     assert mentee.get("/admin/surveys").status_code == 403
     assert 'class="badge"' not in mentee.get("/mentee").text
+
+
+def _unlabelled(page: str) -> list[str]:
+    """Form fields (not hidden) with no <label for=...> and not wrapped in a <label>."""
+    labelled = set(re.findall(r'<label[^>]*\sfor="([^"]+)"', page))
+    wrapped = [m.span() for m in re.finditer(r"<label(?![^>]*\sfor=)[^>]*>.*?</label>", page, re.S)]
+    missing = []
+    for match in re.finditer(r"<(input|select|textarea)\b([^>]*)>", page):
+        attrs = match.group(2)
+        if 'type="hidden"' in attrs:
+            continue
+        found = re.search(r'\sid="([^"]+)"', attrs)
+        inside = any(start < match.start() < end for start, end in wrapped)
+        if not inside and (found is None or found.group(1) not in labelled):
+            missing.append(match.group(0)[:100])
+    return missing
+
+
+def test_every_survey_form_field_has_a_label(api: Api) -> None:
+    survey_id = _survey(api)
+    api.services.surveys.answer(_principal(api, "mentor"), survey_id, AnswerIn(answers={"relationship": 3}))
+    mentee, admin = web_client(api, "mentee"), web_client(api, "admin")
+    pages = {
+        "answer": mentee.get(f"/surveys/{survey_id}").text,
+        "admin list": admin.get("/admin/surveys").text,
+        "admin survey (answered)": admin.get(f"/admin/surveys/{survey_id}").text,
+    }
+    assert 'id="survey-form"' in pages["answer"] and 'id="frozen-note"' in pages["admin survey (answered)"]
+    for name, page in pages.items():
+        assert _unlabelled(page) == [], name
