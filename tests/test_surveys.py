@@ -322,6 +322,9 @@ def test_survey_input_is_checked(world: World) -> None:
         SurveyIn(kind="mid", questions=[QUESTIONS[0], QUESTIONS[0]])
     with pytest.raises(ValueError, match="closing day must not be before"):
         SurveyIn(kind="mid", opens_on=TODAY, closes_on=TODAY - timedelta(days=1))
+    with pytest.raises(ValueError, match="at least 3 characters"):
+        Question(key="short", text="   x  ", type="text")
+    assert Question(key="ok", text="  Why?\x07  ", type="text").text == "Why?"
     survey_id = _survey(world, opens_on=TODAY)
     with pytest.raises(InvalidInput, match="closing day must not be before"):
         world.surveys.update(survey_id, SurveyUpdate(closes_on=TODAY - timedelta(days=2)))
@@ -412,7 +415,16 @@ def test_answers_and_results_on_each_database(any_db_settings: Settings) -> None
     try:
         survey_id = _survey(w, audience="mentee")
         for who, rating in zip(w.mentees, (2, 3, 5), strict=True):
-            _answer(w, who, survey_id, useful=rating, best=f"{rating} stars")
+            # control characters (a NUL, which PostgreSQL text refuses) are dropped, never a 500
+            w.surveys.answer(
+                who,
+                survey_id,
+                AnswerIn(
+                    answers={"useful": rating, "best": f"{rating}\x00 stars", "rhythm": "\x00"},
+                    contact_requested=True,
+                    contact_note="call\x00 me",
+                ),
+            )
         with pytest.raises(Conflict):
             _answer(w, w.mentees[0], survey_id, useful=1)
         results = w.surveys.results(survey_id)
@@ -422,6 +434,8 @@ def test_answers_and_results_on_each_database(any_db_settings: Settings) -> None
             "3 stars",
             "5 stars",
         ]
+        assert results.questions[1].answered == 0
+        assert {c.note for c in w.surveys.contact_requests()} == {"call me"}
         w.surveys.delete(survey_id)
         with pytest.raises(NotFound):
             w.surveys.results(survey_id)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -47,6 +47,22 @@ MILESTONE_OF_KIND = {"mid": "mid_survey", "end": "end_survey"}
 KIND_TITLES = {"mid": "Mid-cycle check-in survey", "end": "End-of-cycle survey"}
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value: str) -> str:
+    """Text as stored: control characters (NUL above all, which PostgreSQL text refuses) removed, and the
+    surrounding whitespace trimmed. Line breaks and tabs stay."""
+    return _CONTROL.sub("", value).strip()
+
+
+def _clean_before(value: object) -> object:
+    return clean_text(value) if isinstance(value, str) else value
+
+
+# a line of text from a person: cleaned before its length is checked
+CleanText = Annotated[str, BeforeValidator(_clean_before)]
+
 # ---- schemas -----------------------------------------------------------------------------------------
 
 
@@ -54,13 +70,8 @@ class Question(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: str = Field(pattern=KEY_PATTERN, description="Stable key the answers are stored under.")
-    text: str = Field(min_length=3, max_length=300, description="The question as people read it.")
+    text: CleanText = Field(min_length=3, max_length=300, description="The question as people read it.")
     type: QuestionType = Field(description="`rating`: 1 (low) to 5 (high); `text`: a free answer.")
-
-    @field_validator("text")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
 
 
 def _check_questions(questions: Sequence[Question]) -> None:
@@ -75,7 +86,7 @@ class SurveyIn(BaseModel):
 
     kind: Kind = Field(description="`mid`: mid-cycle check-in; `end`: end of cycle.")
     audience: Audience = Field("both", description="Who answers: mentees, mentors or both.")
-    title: str | None = Field(None, min_length=3, max_length=300, description="Unset: from the kind.")
+    title: CleanText | None = Field(None, min_length=3, max_length=300, description="Unset: from the kind.")
     cycle_id: DbId | None = Field(None, description="The cycle it is about (unset: the whole program).")
     opens_on: date | None = Field(
         None, description="First day it can be answered (unset: from the cycle's milestone, or at once)."
@@ -104,7 +115,7 @@ class SurveyUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, min_length=3, max_length=300)
+    title: CleanText | None = Field(None, min_length=3, max_length=300)
     audience: Audience | None = None
     opens_on: date | None = None
     closes_on: date | None = None
@@ -147,7 +158,7 @@ class AnswerIn(BaseModel):
         default_factory=dict, max_length=MAX_QUESTIONS, description="Question key -> rating or text."
     )
     contact_requested: bool = Field(False, description="Ask the program admins to contact you.")
-    contact_note: str = Field("", max_length=MAX_NOTE, description="What you would like to talk about.")
+    contact_note: CleanText = Field("", max_length=MAX_NOTE, description="What you would like to talk about.")
 
 
 class ResponseReceipt(BaseModel):
@@ -573,7 +584,9 @@ def validate_answers(questions: Sequence[Question], raw: dict[str, int | str | N
     stored: dict[str, object] = {}
     for number, question in enumerate(questions, start=1):
         value = raw.get(question.key)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if isinstance(value, str):
+            value = clean_text(value)
+        if value is None or value == "":
             continue
         where = f"question {number} ({question.text[:60]})"
         if question.type == "rating":
@@ -583,7 +596,7 @@ def validate_answers(questions: Sequence[Question], raw: dict[str, int | str | N
             else:
                 stored[question.key] = rating
         else:
-            text = str(value).strip()
+            text = str(value)
             if len(text) > MAX_TEXT:
                 problems.append(f"{where}: at most {MAX_TEXT} characters (this answer has {len(text)})")
             else:
