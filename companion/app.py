@@ -24,6 +24,7 @@ from companion.api import jobs as jobs_api
 from companion.api import matching as matching_api
 from companion.api import people as people_api
 from companion.api import program as program_api
+from companion.api import surveys as surveys_api
 from companion.api.shutdown import CutOnShutdown
 from companion.container import Services
 from companion.errors import CompanionError, summarize, validation_problems
@@ -42,6 +43,7 @@ from companion.web import (
     mentor_pages,
     profile_pages,
     session_pages,
+    survey_pages,
 )
 from companion.web import evals as evals_pages
 from companion.web.common import attach_session, render
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(audit_api.router)
     app.include_router(jobs_api.router)
     app.include_router(program_api.router)
+    app.include_router(surveys_api.router)
     for page_module in (
         session_pages,
         admin_users,
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     ):
         app.include_router(page_module.router)
     app.include_router(jobs_pages.router)
+    app.include_router(survey_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_error_handlers(app)
     audit_http.install(app)  # before security: runs inside the size and rate limits

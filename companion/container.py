@@ -34,6 +34,7 @@ from companion.matching.profiles import ProfileVectors
 from companion.matching.service import MatchingService
 from companion.program.cycles import ProgramService
 from companion.program.rhythm import RhythmService
+from companion.program.surveys import SurveyService
 from companion.records.service import RecordsService
 from companion.settings import Settings
 from companion.storage.db import Database
@@ -186,6 +187,10 @@ class Services:
             settings=self.settings,
             calibrations=self.calibrations,
         )
+
+    @cached_property
+    def surveys(self) -> SurveyService:
+        return SurveyService(db=self.db, settings=self.settings.program)
 
     @cached_property
     def accounts(self) -> Accounts:

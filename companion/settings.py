@@ -575,6 +575,12 @@ class ProgramSettings(BaseModel):
         le=1000,
         description="Survey results are shown only as aggregates of at least this many answers.",
     )
+    survey_days_open: int = Field(
+        21,
+        ge=1,
+        le=365,
+        description="A new survey without a closing day stays open this many days from its opening day.",
+    )
     award_name: str = Field("Lantern Award", description="Name of the program's mentor award.")
 
 

@@ -98,6 +98,16 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/cycles/{cycle_id}/rhythm"): ADMIN,
     ("GET", "/v1/cycles/{cycle_id}/at-risk"): ADMIN,
     ("GET", "/v1/me/rhythm"): MENTEE_MENTOR,  # one's own pairs; admins have none
+    ("GET", "/v1/surveys"): ADMIN,
+    ("POST", "/v1/surveys"): ADMIN,
+    ("GET", "/v1/surveys/mine"): ANY,  # an admin is asked nothing: an empty list
+    ("GET", "/v1/surveys/contact-requests"): ADMIN,
+    ("POST", "/v1/surveys/contact-requests/{response_id}/handled"): ADMIN,
+    ("GET", "/v1/surveys/{survey_id}"): ADMIN,
+    ("PATCH", "/v1/surveys/{survey_id}"): ADMIN,
+    ("DELETE", "/v1/surveys/{survey_id}"): ADMIN,
+    ("GET", "/v1/surveys/{survey_id}/results"): ADMIN,
+    ("POST", "/v1/surveys/{survey_id}/responses"): MENTEE_MENTOR,  # the survey's audience answers, once
 }
 
 GUIDE = b"# Goals\n\n## SMART\n\nA goal names a measure and a date. Agree the first steps together.\n"
@@ -182,6 +192,10 @@ def world(tmp_path: Path) -> Iterator[World]:
         w.ids["job"] = ok(
             w.call("POST", "/v1/matching/cohort?background=true", "admin", json={"save": False})
         )["id"]
+        w.ids["survey"] = ok(w.call("POST", "/v1/surveys", "admin", json={"kind": "mid"}))["id"]
+        contact = {"answers": {}, "contact_requested": True, "contact_note": "Please call me."}
+        ok(w.call("POST", f"/v1/surveys/{w.ids['survey']}/responses", "mentee2", json=contact))
+        w.ids["contact"] = ok(w.call("GET", "/v1/surveys/contact-requests", "admin"))[0]["response_id"]
         yield w
 
 
@@ -201,6 +215,8 @@ def _path_value(path: str, name: str, ids: dict[str, Any]) -> int | str:
         "cycle_id": ids["cycle"],
         "milestone_id": ids["milestone"],
         "mentorship_id": ids["mentorship"],  # mentee1's pair, in the cycle
+        "survey_id": ids["survey"],
+        "response_id": ids["contact"],
     }[name]
 
 
@@ -235,6 +251,9 @@ def _request(method: str, path: str, ids: dict[str, Any]) -> tuple[str, dict[str
         ("POST", "/v1/cycles/{cycle_id}/milestones"): {"json": {"title": "Demo day", "due_on": "2026-03-02"}},
         ("PATCH", "/v1/cycles/{cycle_id}/milestones/{milestone_id}"): {"json": {"title": "Goals set"}},
         ("POST", "/v1/cycles/{cycle_id}/pairs"): {"json": {"mentorship_id": ids["mentorship2"]}},
+        ("POST", "/v1/surveys"): {"json": {"kind": "end", "audience": "mentor"}},
+        ("PATCH", "/v1/surveys/{survey_id}"): {"json": {"title": "Renamed survey"}},
+        ("POST", "/v1/surveys/{survey_id}/responses"): {"json": {"answers": {"relationship": 4}}},
     }
     return url, bodies.get((method, path), {})
 

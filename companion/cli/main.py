@@ -26,6 +26,7 @@ from companion.cli.jobs import register as register_jobs_commands
 from companion.cli.matching import register as register_matching_commands
 from companion.cli.models import register as register_model_commands
 from companion.cli.program import register as register_program_commands
+from companion.cli.surveys import register as register_survey_commands
 from companion.container import Services
 from companion.errors import CompanionError, validation_problems
 from companion.identity.auth import create_user, ensure_first_admin, list_users, parse_role
@@ -77,6 +78,7 @@ register_audit_commands(app, services=_services, run=_run)
 register_jobs_commands(app, services=_services, run=_run)
 register_model_commands(app, services=_services, run=_run)
 register_program_commands(app, services=_services, run=_run)
+register_survey_commands(app, services=_services, run=_run)
 
 
 @contextmanager

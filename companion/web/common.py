@@ -56,6 +56,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("/admin/people", "People"),
         ("/admin/matching", "Matching"),
         ("/admin/program", "Program"),
+        ("/admin/surveys", "Surveys"),
         ("/admin/users", "Users"),
         ("/admin/evals", "Evals"),
         ("/ask", "Ask"),
@@ -135,6 +136,18 @@ def uploaded_file(form: FormData, *, max_bytes: int, missing: str) -> tuple[byte
     return read_upload(upload, max_bytes)
 
 
+def nav_badges(request: Request, principal: Any) -> dict[str, tuple[int, str]]:
+    """Counts shown beside nav entries (href -> (count, what it counts)): for admins, the contact requests
+    from surveys that nobody has handled yet."""
+    if principal is None or principal.role != Role.admin:
+        return {}
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        return {}
+    waiting = services.surveys.open_contact_count()
+    return {"/admin/surveys": (waiting, "contact requests waiting")} if waiting else {}
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
 ) -> HTMLResponse:
@@ -143,6 +156,7 @@ def render(
     base: dict[str, Any] = {
         "user": principal,
         "nav": NAV.get(principal.role, []) if principal else [],
+        "badges": nav_badges(request, principal),
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "path": request.url.path,
         "error": "",

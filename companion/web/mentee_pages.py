@@ -182,6 +182,7 @@ def _goals_page(
         "new": {"status": "active"},
         "editing": None,
         "rhythm": services.rhythm.my_rhythm(me),
+        "surveys_for_you": services.surveys.mine(me),
     }
     page.update(context)
     return render(request, "mentee/goals.html", page, status_code=status_code)

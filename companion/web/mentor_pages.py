@@ -56,9 +56,12 @@ def mentees_page(request: Request, services: ServicesDep, mentor: MentorPage) ->
         }
         for m in records.my_mentees(who)
     ]
-    return render(
-        request, "mentor/mentees.html", {"mentees": mentees, "rhythm": services.rhythm.my_rhythm(who)}
-    )
+    context = {
+        "mentees": mentees,
+        "rhythm": services.rhythm.my_rhythm(who),
+        "surveys_for_you": services.surveys.mine(who),
+    }
+    return render(request, "mentor/mentees.html", context)
 
 
 def _mentee_page(
