@@ -19,7 +19,7 @@ from companion.container import Services
 from companion.errors import InvalidInput, validation_message
 from companion.program.schemas import CycleIn, CycleOut, PairIn, PairRhythmOut, ProgramIn, RhythmReport
 
-console = Console()
+console = Console(soft_wrap=True)  # messages are not cut to the terminal width (tables still fit it)
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Today = Annotated[str | None, typer.Option(help="Judge on this day (YYYY-MM-DD) instead of today.")]

@@ -18,7 +18,7 @@ from companion.container import Services
 from companion.errors import InvalidInput, validation_message
 from companion.program.surveys import QuestionResult, SurveyIn, SurveyOut, SurveyResults
 
-console = Console()
+console = Console(soft_wrap=True)  # messages are not cut to the terminal width (tables still fit it)
 
 
 def _when(survey: SurveyOut) -> str:
