@@ -32,6 +32,7 @@ from companion.knowledge.store import VectorStore, build_store
 from companion.matching.people import PeopleService
 from companion.matching.profiles import ProfileVectors
 from companion.matching.service import MatchingService
+from companion.program.outcomes import OutcomesService
 from companion.records.service import RecordsService
 from companion.settings import Settings
 from companion.storage.db import Database
@@ -100,6 +101,10 @@ class Services:
     @cached_property
     def records(self) -> RecordsService:
         return RecordsService(db=self.db)
+
+    @cached_property
+    def outcomes(self) -> OutcomesService:
+        return OutcomesService(db=self.db)
 
     @cached_property
     def mentoring(self) -> MentoringService:
