@@ -22,6 +22,7 @@ from companion.api import audit as audit_api
 from companion.api import evals as evals_api
 from companion.api import jobs as jobs_api
 from companion.api import matching as matching_api
+from companion.api import outcomes as outcomes_api
 from companion.api import people as people_api
 from companion.api.shutdown import CutOnShutdown
 from companion.container import Services
@@ -35,6 +36,7 @@ from companion.web import (
     admin_people,
     admin_users,
     ask_pages,
+    dashboard_pages,
     jobs_pages,
     mentee_pages,
     mentor_pages,
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.include_router(module.router)
     app.include_router(audit_api.router)
     app.include_router(jobs_api.router)
+    app.include_router(outcomes_api.router)
     for page_module in (
         session_pages,
         admin_users,
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         admin_knowledge,
         admin_people,
         admin_matching,
+        dashboard_pages,
         ask_pages,
         mentee_pages,
         mentor_pages,

@@ -25,6 +25,7 @@ from companion.cli.eval import register as register_eval_commands
 from companion.cli.jobs import register as register_jobs_commands
 from companion.cli.matching import register as register_matching_commands
 from companion.cli.models import register as register_model_commands
+from companion.cli.outcomes import register as register_outcomes_commands
 from companion.container import Services
 from companion.errors import CompanionError, validation_problems
 from companion.identity.auth import create_user, ensure_first_admin, list_users, parse_role
@@ -34,6 +35,10 @@ from companion.settings import Settings
 app = typer.Typer(help="Companion: an LLM-assisted mentoring companion.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users and their API tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+program_app = typer.Typer(
+    help="Program cycles, outcomes, recognition and the success dashboard.", no_args_is_help=True
+)
+app.add_typer(program_app, name="program")
 
 console = Console()
 err = Console(stderr=True)
@@ -75,6 +80,7 @@ register_db_commands(app, services=_services, run=_run)
 register_audit_commands(app, services=_services, run=_run)
 register_jobs_commands(app, services=_services, run=_run)
 register_model_commands(app, services=_services, run=_run)
+register_outcomes_commands(program_app, services=_services, run=_run)
 
 
 @contextmanager
