@@ -208,7 +208,9 @@ def register(
         print_import(report)
         counts = run(lambda: ready().people.count())
         console.print(f"now {counts.get('mentor', 0)} mentors and {counts.get('mentee', 0)} mentees")
-        if demo is not None:
+        if demo is not None and demo.note:
+            console.print(demo.note)
+        elif demo is not None:
             state = "made" if demo.created else "already there, unchanged"
             console.print(
                 f"demo program {state}: {demo.cycles} cycles, {demo.pairs} pairs, {demo.sessions} sessions, "

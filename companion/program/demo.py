@@ -18,7 +18,6 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from companion.errors import InvalidInput
 from companion.program.cadence import due_in_week
 from companion.settings import ProgramSettings
 from companion.storage.db import (
@@ -95,14 +94,15 @@ COMMENTS = [
 
 class DemoProgramReport(BaseModel):
     created: bool
-    program_id: int
-    cycles: int
-    pairs: int
-    sessions: int
-    goals: int
-    survey_answers: int
-    nominations: int
-    users_created: int
+    program_id: int | None
+    cycles: int = 0
+    pairs: int = 0
+    sessions: int = 0
+    goals: int = 0
+    survey_answers: int = 0
+    nominations: int = 0
+    users_created: int = 0
+    note: str = ""
 
 
 @dataclass
@@ -137,7 +137,12 @@ class DemoProgram:
             if existing is not None:
                 return _report(session, existing, created=False, users=0)
             rng = random.Random(seed)
-            mentors, mentees = _people(session, rng)
+            people = _people(session, rng)
+            if people is None:
+                need = PAST_PAIRS + NEW_PAIRS
+                note = f"no demo program: it needs at least 5 mentors with places and {need} mentees"
+                return DemoProgramReport(created=False, program_id=None, note=note)
+            mentors, mentees = people
             counts = _Counts()
             mentor_users = [_user_for(session, p, counts) for p in mentors]
             mentee_users = [_user_for(session, p, counts) for p in mentees]
@@ -249,7 +254,7 @@ def _at(day: date, hour: int) -> datetime:
     return datetime.combine(day, time(hour, 0), tzinfo=UTC)
 
 
-def _people(session: Session, rng: random.Random) -> tuple[list[Person], list[Person]]:
+def _people(session: Session, rng: random.Random) -> tuple[list[Person], list[Person]] | None:
     mentors = list(
         session.scalars(
             select(Person)
@@ -264,10 +269,7 @@ def _people(session: Session, rng: random.Random) -> tuple[list[Person], list[Pe
     )
     need = PAST_PAIRS + NEW_PAIRS
     if len(mentors) < 5 or len(mentees) < need:
-        raise InvalidInput(
-            f"the demo program needs the demo people (at least 5 mentors and {need} mentees): "
-            "run `companion people demo` first"
-        )
+        return None
     return rng.sample(mentors, 12 if len(mentors) >= 12 else len(mentors)), rng.sample(mentees, need)
 
 
