@@ -5,7 +5,7 @@ a past (ended) cycle and a current one (in week 16), each with `pairs` pairs; ev
 with a varied rhythm (regular, slow, stopped, none: about 6 per pair), 0-3 goals with outcomes, and the
 survey of each cycle gets answers from about 60% of the people. Then the signed-in admin page is fetched
 through the ASGI app (TestClient, no network) `--repeat` times; reported: the median and the worst page
-time, the service alone (figures without HTML, median), the number of SQL statements per page and the page size.
+time, the service alone (figures without HTML, median), the SQL statements per page and the page size.
 
 Prints one JSON object on stdout; progress goes to stderr.
 
