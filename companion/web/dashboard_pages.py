@@ -55,10 +55,13 @@ def _charts(dash: Dashboard) -> dict[str, Markup]:
         [(c.cycle.name, round((c.on_rhythm_share or 0) * 100)) for c in started],
         maximum=100,
     )
+    texts = {q.key: q.text for q in dash.ratings}
     for key in _trend_keys(dash):
         points = [(c.cycle.name, c.rating_means[key] or 0.0) for c in dash.trend if c.rating_means.get(key)]
         if points:
-            charts[f"trend-{key}"] = line_chart(f"Mean rating '{key}', per cycle (1-5)", points, maximum=5)
+            charts[f"trend-rating-{key}"] = line_chart(
+                f"{texts.get(key, key)} Mean rating per cycle (1-5)", points, maximum=5
+            )
     return charts
 
 
