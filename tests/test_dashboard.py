@@ -18,6 +18,7 @@ from companion.container import Services
 from companion.errors import NotFound
 from companion.identity.auth import Role, create_user
 from companion.program.dashboard import DashboardService
+from companion.settings import Settings
 from companion.storage.db import (
     Cycle,
     CycleMentorship,
@@ -348,3 +349,19 @@ def test_api_dashboard_and_csv(admin_api: Api) -> None:
     assert client.get("/v1/dashboard", headers=admin_api.auth("mentor")).status_code == 403
     missing = client.get("/v1/dashboard/none.csv", headers=admin_api.auth("admin"))
     assert missing.status_code == 404 and "choose one of" in missing.json()["error"]["message"]
+
+
+def test_the_same_figures_on_sqlite_and_postgresql(any_db_settings: Settings) -> None:
+    services = Services(any_db_settings)
+    services.db.create_tables()
+    try:
+        seeded = seed(services)
+        dash = _service(services).dashboard(cycle_id=seeded.current)
+        assert dash.summary is not None
+        assert (dash.summary.pairs, dash.summary.sessions, dash.summary.at_risk) == (4, 16, 2)
+        assert dash.goals_by_week4 == 2 and dash.summary.goals_set == 3
+        assert dash.ratings[0].mean == 4.2 and not dash.ratings[1].shown
+        mentors = {m.user_name: m for m in services.recognition.report(cycle_id=seeded.current).mentors}
+        assert (mentors["m1"].sessions, mentors["m1"].hours, mentors["m1"].goals_achieved) == (11, 9.5, 1)
+    finally:
+        services.close()
