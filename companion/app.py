@@ -22,6 +22,7 @@ from companion.api import audit as audit_api
 from companion.api import evals as evals_api
 from companion.api import jobs as jobs_api
 from companion.api import matching as matching_api
+from companion.api import outcomes as outcomes_api
 from companion.api import people as people_api
 from companion.api import program as program_api
 from companion.api import surveys as surveys_api
@@ -38,6 +39,7 @@ from companion.web import (
     admin_program,
     admin_users,
     ask_pages,
+    dashboard_pages,
     jobs_pages,
     mentee_pages,
     mentor_pages,
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(jobs_api.router)
     app.include_router(program_api.router)
     app.include_router(surveys_api.router)
+    app.include_router(outcomes_api.router)
     for page_module in (
         session_pages,
         admin_users,
@@ -93,6 +96,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         admin_people,
         admin_matching,
         admin_program,
+        dashboard_pages,
         ask_pages,
         mentee_pages,
         mentor_pages,

@@ -33,6 +33,10 @@ from companion.matching.people import PeopleService
 from companion.matching.profiles import ProfileVectors
 from companion.matching.service import MatchingService
 from companion.program.cycles import ProgramService
+from companion.program.dashboard import DashboardService
+from companion.program.demo import DemoProgram
+from companion.program.outcomes import OutcomesService
+from companion.program.recognition import RecognitionService
 from companion.program.rhythm import RhythmService
 from companion.program.surveys import SurveyService
 from companion.records.service import RecordsService
@@ -103,6 +107,22 @@ class Services:
     @cached_property
     def records(self) -> RecordsService:
         return RecordsService(db=self.db)
+
+    @cached_property
+    def outcomes(self) -> OutcomesService:
+        return OutcomesService(db=self.db)
+
+    @cached_property
+    def recognition(self) -> RecognitionService:
+        return RecognitionService(db=self.db, settings=self.settings.program)
+
+    @cached_property
+    def dashboard(self) -> DashboardService:
+        return DashboardService(db=self.db, settings=self.settings.program)
+
+    @cached_property
+    def program_demo(self) -> DemoProgram:
+        return DemoProgram(db=self.db, settings=self.settings.program)
 
     @cached_property
     def mentoring(self) -> MentoringService:

@@ -28,6 +28,7 @@ ANY = frozenset({"mentee", "mentor", "admin"})
 ADMIN = frozenset({"admin"})
 MENTEE_ADMIN = frozenset({"mentee", "admin"})
 MENTEE_MENTOR = frozenset({"mentee", "mentor"})
+MENTEE_ONLY = frozenset({"mentee"})
 
 # (method, path) -> roles that may call it on mentee1's resources. Everyone else gets 401 (no token) or 403.
 ALLOWED: dict[tuple[str, str], frozenset[str]] = {
@@ -46,6 +47,15 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/mentees/{mentee_id}/goals"): ANY,
     ("PUT", "/v1/mentees/{mentee_id}/goals/{goal_id}"): ANY,
     ("DELETE", "/v1/mentees/{mentee_id}/goals/{goal_id}"): ANY,
+    ("GET", "/v1/mentees/{mentee_id}/goals/{goal_id}/outcome"): ANY,
+    ("POST", "/v1/mentees/{mentee_id}/goals/{goal_id}/status"): ANY,
+    ("POST", "/v1/mentees/{mentee_id}/goals/{goal_id}/progress"): ANY,
+    ("GET", "/v1/recognition"): ADMIN,
+    ("GET", "/v1/recognition.csv"): ADMIN,
+    ("POST", "/v1/nominations"): MENTEE_ONLY,  # a mentee nominates their own mentor
+    ("GET", "/v1/nominations"): MENTEE_ADMIN,  # one's own; admins all
+    ("GET", "/v1/dashboard"): ADMIN,
+    ("GET", "/v1/dashboard/{figure}.csv"): ADMIN,
     ("POST", "/v1/sessions"): ANY,
     ("GET", "/v1/sessions"): ANY,
     ("GET", "/v1/sessions/{session_id}"): ANY,
@@ -217,6 +227,7 @@ def _path_value(path: str, name: str, ids: dict[str, Any]) -> int | str:
         "mentorship_id": ids["mentorship"],  # mentee1's pair, in the cycle
         "survey_id": ids["survey"],
         "response_id": ids["contact"],
+        "figure": "summary",
     }[name]
 
 
@@ -233,6 +244,11 @@ def _request(method: str, path: str, ids: dict[str, Any]) -> tuple[str, dict[str
         ("POST", "/v1/ask"): {"json": {"question": "what makes a goal smart?"}},
         ("POST", "/v1/mentees/{mentee_id}/goals"): {"json": [{"statement": "Another goal"}]},
         ("PUT", "/v1/mentees/{mentee_id}/goals/{goal_id}"): {"json": {"statement": "Edited goal"}},
+        ("POST", "/v1/mentees/{mentee_id}/goals/{goal_id}/status"): {"json": {"status": "achieved"}},
+        ("POST", "/v1/mentees/{mentee_id}/goals/{goal_id}/progress"): {"json": {"note": "Booked the room."}},
+        ("POST", "/v1/nominations"): {
+            "json": {"mentor_id": ids["mentor_user"], "reason": "Always prepared and generous with time."}
+        },
         ("POST", "/v1/sessions"): {"json": {"mentee_id": mentee, "held_on": "2026-02-02"}},
         ("GET", "/v1/sessions"): {"params": {"mentee_id": mentee}},
         ("PATCH", "/v1/sessions/{session_id}"): {"json": {"notes": "Talked about goals."}},

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from companion.api.deps import CurrentUser, MenteeId, RowId, ServicesDep
+from companion.program.outcomes import GoalOutcome, ProgressIn, ProgressOut, StatusChange
 from companion.records.service import GoalIn, GoalOut, SessionIn, SessionOut, SessionUpdate
 from companion.schemas import MAX_DB_ID
 
@@ -16,7 +17,7 @@ def list_goals(
     mentee_id: MenteeId,
     services: ServicesDep,
     user: CurrentUser,
-    status: str | None = Query(None, pattern="^(active|done|dropped)$"),
+    status: str | None = Query(None, pattern="^(active|achieved|dropped)$"),
 ) -> list[GoalOut]:
     return services.records.list_goals(user, mentee_id, status=status)
 
@@ -39,6 +40,32 @@ def update_goal(
 def delete_goal(mentee_id: MenteeId, goal_id: RowId, services: ServicesDep, user: CurrentUser) -> Response:
     services.records.delete_goal(user, mentee_id, goal_id)
     return Response(status_code=204)
+
+
+@router.get("/mentees/{mentee_id}/goals/{goal_id}/outcome", summary="A goal's status and progress notes")
+def goal_outcome(
+    mentee_id: MenteeId, goal_id: RowId, services: ServicesDep, user: CurrentUser
+) -> GoalOutcome:
+    return services.outcomes.outcome(user, mentee_id, goal_id)
+
+
+@router.post(
+    "/mentees/{mentee_id}/goals/{goal_id}/status",
+    summary="Mark a goal achieved, dropped or active again (sets the day it closed)",
+)
+def change_goal_status(
+    mentee_id: MenteeId, goal_id: RowId, body: StatusChange, services: ServicesDep, user: CurrentUser
+) -> GoalOutcome:
+    return services.outcomes.change_status(user, mentee_id, goal_id, body)
+
+
+@router.post(
+    "/mentees/{mentee_id}/goals/{goal_id}/progress", status_code=201, summary="Add a progress note to a goal"
+)
+def add_goal_progress(
+    mentee_id: MenteeId, goal_id: RowId, body: ProgressIn, services: ServicesDep, user: CurrentUser
+) -> ProgressOut:
+    return services.outcomes.add_progress(user, mentee_id, goal_id, body)
 
 
 @router.post("/sessions", status_code=201, summary="Record a session and its notes")

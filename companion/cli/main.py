@@ -25,6 +25,7 @@ from companion.cli.eval import register as register_eval_commands
 from companion.cli.jobs import register as register_jobs_commands
 from companion.cli.matching import register as register_matching_commands
 from companion.cli.models import register as register_model_commands
+from companion.cli.outcomes import register as register_outcomes_commands
 from companion.cli.program import register as register_program_commands
 from companion.cli.surveys import register as register_survey_commands
 from companion.container import Services
@@ -36,7 +37,6 @@ from companion.settings import Settings
 app = typer.Typer(help="Companion: an LLM-assisted mentoring companion.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users and their API tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
-
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -77,8 +77,9 @@ register_db_commands(app, services=_services, run=_run)
 register_audit_commands(app, services=_services, run=_run)
 register_jobs_commands(app, services=_services, run=_run)
 register_model_commands(app, services=_services, run=_run)
-register_program_commands(app, services=_services, run=_run)
+program_app = register_program_commands(app, services=_services, run=_run)
 register_survey_commands(app, services=_services, run=_run)
+register_outcomes_commands(program_app, services=_services, run=_run)
 
 
 @contextmanager

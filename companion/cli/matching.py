@@ -218,6 +218,14 @@ def register(
             typer.Option(help="Write the rows to this .csv or .json file instead of loading them."),
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the import report as JSON.")] = False,
+        program: Annotated[
+            bool,
+            typer.Option(
+                "--program/--no-program",
+                help="Also make the demo program: a past and a current cycle with pairs, sessions, goals, "
+                "survey answers and nominations (once; running again adds nothing).",
+            ),
+        ] = True,
     ) -> None:
         """Generate the synthetic Larkfield Labs organization and load it (or write it to a file)."""
         if out is not None:
@@ -228,6 +236,7 @@ def register(
         svc: Services = run(ready)
         report: ImportReport = run(lambda: svc.people.load_demo(seed=seed, size=size))
         record_cli(svc, "people demo", f"seed={seed}, size={size}", **_import_counts(report))
+        demo = run(lambda: svc.program_demo.load(seed=seed)) if program else None
         if as_json:
             print(report.model_dump_json(indent=2))
             return
@@ -235,6 +244,14 @@ def register(
         print_import(report)
         counts = run(lambda: ready().people.count())
         console.print(f"now {counts.get('mentor', 0)} mentors and {counts.get('mentee', 0)} mentees")
+        if demo is not None and demo.note:
+            console.print(demo.note)
+        elif demo is not None:
+            state = "made" if demo.created else "already there, unchanged"
+            console.print(
+                f"demo program {state}: {demo.cycles} cycles, {demo.pairs} pairs, {demo.sessions} sessions, "
+                f"{demo.goals} goals, {demo.survey_answers} survey answers, {demo.nominations} nominations"
+            )
 
     @people_app.command("list")
     def people_list(

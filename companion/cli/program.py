@@ -88,10 +88,13 @@ def print_rhythm(report: RhythmReport) -> None:
 
 def register(
     app: typer.Typer, *, services: Callable[[], Services], run: Callable[[Callable[[], Any]], Any]
-) -> None:
-    """Add `program ...` and `cycle ...` to the command line."""
+) -> typer.Typer:
+    """Add `program ...` and `cycle ...` to the command line; returns the `program` group (the outcome,
+    recognition and dashboard commands join it)."""
     program_app = typer.Typer(
-        help="Mentoring programs (one-to-one pairs or group circles).", no_args_is_help=True
+        help="Mentoring programs (one-to-one pairs or group circles), their outcomes, recognition and the "
+        "success dashboard.",
+        no_args_is_help=True,
     )
     cycle_app = typer.Typer(
         help="A program's cycles, their pairs and their check-in rhythm.", no_args_is_help=True
@@ -246,3 +249,5 @@ def register(
             console.print(f"no pair of cycle {cycle_id} is at risk")
         else:
             console.print(rhythm_table(f"At-risk pairs of cycle {cycle_id}", pairs))
+
+    return program_app

@@ -127,6 +127,17 @@ def check_mentee_access(session: Session, principal: Principal, mentee_user_id: 
     raise Forbidden("you can only act on your own records (mentors: on their mentees' records)")
 
 
+def check_mentee_records(session: Session, principal: Principal, mentee_user_id: int) -> None:
+    """Refuse unless the caller may act on this mentee's records: 403 for someone else's mentee (and, for
+    non-admins, for a user who is no mentee), 404 for admins naming no mentee."""
+    user = session.get(User, mentee_user_id)
+    if (user is None or user.role != Role.mentee) and principal.role == Role.admin:
+        raise NotFound(f"no mentee with id {mentee_user_id}")
+    check_mentee_access(session, principal, mentee_user_id)
+    if user is None or user.role != Role.mentee:
+        raise NotFound(f"no mentee with id {mentee_user_id}")
+
+
 def link_mentorship(session: Session, *, mentor_user_id: int, mentee_user_id: int) -> Mentorship:
     """Create (or re-activate) the pair. Both users must exist with the right roles."""
     mentor, mentee = session.get(User, mentor_user_id), session.get(User, mentee_user_id)

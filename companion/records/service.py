@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -10,7 +11,8 @@ from sqlalchemy import select
 
 from companion.assistant.models import Citation
 from companion.errors import InvalidInput, NotFound
-from companion.identity.auth import Principal, Role, check_mentee_access, mentees_of
+from companion.identity.auth import Principal, Role, check_mentee_records, mentees_of
+from companion.program.outcomes import current_cycle_id, record_status
 from companion.schemas import DbId
 from companion.storage.db import Database, GoalRecord, Person, SessionRecord, User
 
@@ -33,6 +35,8 @@ class GoalOut(GoalIn):
 
     id: int
     mentee_id: int
+    closed_on: date | None = Field(None, description="The day the goal was achieved or dropped.")
+    cycle_id: int | None = Field(None, description="The cycle the goal was set in, if any.")
 
 
 class SessionIn(BaseModel):
@@ -69,8 +73,9 @@ class MenteeBrief(BaseModel):
 
 
 class RecordsService:
-    def __init__(self, *, db: Database) -> None:
+    def __init__(self, *, db: Database, today: Callable[[], date] = date.today) -> None:
         self.db = db
+        self.today = today
 
     # ---- goals -----------------------------------------------------------------------------------
 
@@ -87,10 +92,19 @@ class RecordsService:
             raise InvalidInput("send at least one goal")
         with self.db.session() as session:
             self._check(session, principal, mentee_id)
-            rows = [
-                GoalRecord(mentee_user_id=mentee_id, created_by=principal.id, **_goal_fields(goal))
-                for goal in goals
-            ]
+            today = self.today()
+            cycle_id = current_cycle_id(session, mentee_id, today)  # goals set in a cycle belong to it
+            rows = []
+            for goal in goals:
+                fields = _goal_fields(goal)
+                status = fields.pop("status")
+                rows.append(
+                    GoalRecord(
+                        mentee_user_id=mentee_id, created_by=principal.id, cycle_id=cycle_id, **fields
+                    )
+                )
+                if status != "active":  # saved as already achieved or dropped: closed today
+                    rows[-1].status, rows[-1].closed_on = status, today
             session.add_all(rows)
             session.flush()
             return [_goal_out(r) for r in rows]
@@ -99,8 +113,12 @@ class RecordsService:
         with self.db.session() as session:
             self._check(session, principal, mentee_id)
             row = self._goal(session, mentee_id, goal_id)
-            for key, value in _goal_fields(goal).items():
+            fields = _goal_fields(goal)
+            status = fields.pop("status")
+            for key, value in fields.items():
                 setattr(row, key, value)
+            # a status change sets (or clears) closed_on and leaves a progress row, like the outcomes API
+            record_status(session, row, status, today=self.today(), author_id=principal.id)
             session.flush()
             return _goal_out(row)
 
@@ -201,14 +219,8 @@ class RecordsService:
         raise InvalidInput("mentee_id is required (only mentees default to themselves)")
 
     def _check(self, session: Any, principal: Principal, mentee_id: int) -> None:
-        user = session.get(User, mentee_id)
-        if user is None or user.role != Role.mentee:
-            # admins learn it does not exist; others get the same 403 as for someone else's records
-            if principal.role == Role.admin:
-                raise NotFound(f"no mentee with id {mentee_id}")
-        check_mentee_access(session, principal, mentee_id)
-        if user is None or user.role != Role.mentee:
-            raise NotFound(f"no mentee with id {mentee_id}")
+        # admins learn a mentee does not exist; others get the same 403 as for someone else's records
+        check_mentee_records(session, principal, mentee_id)
 
     @staticmethod
     def _goal(session: Any, mentee_id: int, goal_id: int) -> GoalRecord:
@@ -234,6 +246,8 @@ def _goal_out(row: GoalRecord) -> GoalOut:
         first_steps=list(row.first_steps or []),
         citations=[Citation.model_validate(c) for c in row.citations or []],
         status=row.status,
+        closed_on=row.closed_on,
+        cycle_id=row.cycle_id,
     )
 
 

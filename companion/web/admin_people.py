@@ -118,13 +118,18 @@ def load_demo(request: Request, services: ServicesDep, admin: AdminPage, form: C
         if not 20 <= size <= DEMO_MAX:
             raise InvalidInput(f"size: the demo organization has 20 to {DEMO_MAX} people")
         report = services.people.load_demo(seed=seed, size=size)
+        made = services.program_demo.load(seed=seed)  # once: a second load adds nothing
     except CompanionError as exc:
         demo = {"seed": seed_text, "size": size_text}
         return _page(request, services, error=exc.message, demo=demo, status_code=exc.status_code)
     request.state.audit_action = "load demo people"
     request.state.audit_target = f"seed {seed}, {size} people"
     title = f"Demo organization, seed {seed}, {size} people"
-    return _page(request, services, report=report, report_title=title, notice=f"{title}: {_summary(report)}")
+    program = ""
+    if made.created:
+        program = f"; demo program: {made.cycles} cycles, {made.pairs} pairs (see the dashboard)"
+    notice = f"{title}: {_summary(report)}{program}"
+    return _page(request, services, report=report, report_title=title, notice=notice)
 
 
 def _whole_number(name: str, text: str) -> int:

@@ -52,6 +52,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("/ask", "Ask the handbook"),
     ],
     Role.admin: [
+        ("/admin/dashboard", "Dashboard"),
         ("/admin/knowledge", "Knowledge"),
         ("/admin/people", "People"),
         ("/admin/matching", "Matching"),

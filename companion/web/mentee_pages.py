@@ -22,8 +22,11 @@ from companion.api.deps import RowId, ServicesDep
 from companion.assistant.models import Citation, DraftedGoal, GoalDraftRequest, SessionPrepRequest
 from companion.errors import CompanionError, InvalidInput, NotFound
 from companion.identity.accounts import SignedIn
+from companion.program.recognition import NominationIn
 from companion.records.service import GOAL_STATUSES, GoalIn, GoalOut
 from companion.web.common import CheckedForm, MenteePage, field, from_form, render
+from companion.web.outcome_forms import NOTICES as PROGRESS_NOTICES
+from companion.web.outcome_forms import save_progress, typed_progress
 
 router = APIRouter(prefix="/mentee", include_in_schema=False)
 
@@ -50,6 +53,8 @@ GOAL_NOTICES = {
     "added": "Goal added.",
     "updated": "Goal updated.",
     "deleted": "Goal deleted.",
+    **PROGRESS_NOTICES,
+    "nominated": "Thank you: your nomination is with the program team.",
 }
 MATCH_NOTICES = {
     "accepted": "You accepted the match. It is confirmed once the mentor accepts too.",
@@ -174,6 +179,12 @@ def _goals_page(
     me = user.principal
     page: dict[str, Any] = {
         "goals": services.records.list_goals(me, me.id),
+        "progress": services.outcomes.progress_by_goal(me, me.id),
+        "achievements": services.outcomes.achievements(me),
+        "typed_progress": {},
+        "my_mentors": services.recognition.my_mentors(me),
+        "award_name": services.settings.program.award_name,
+        "nomination": {"mentor_id": "", "reason": ""},
         "statuses": GOAL_STATUSES,
         "ask": {"aspiration": "", "context": "", "max_goals": "3"},
         "drafts": None,
@@ -296,6 +307,39 @@ def delete_goal(
     except CompanionError as exc:
         return _goals_page(request, services, user, error=exc.message, status_code=exc.status_code)
     return _back_to_goals("deleted")
+
+
+@router.post("/goals/{goal_id}/progress", response_class=HTMLResponse)
+def goal_progress(
+    request: Request, services: ServicesDep, user: MenteePage, form: CheckedForm, goal_id: RowId
+) -> Response:
+    try:
+        done = save_progress(services, user.principal, user.principal.id, goal_id, form)
+    except CompanionError as exc:
+        typed = typed_progress(form, goal_id)
+        return _goals_page(
+            request, services, user, typed_progress=typed, error=exc.message, status_code=exc.status_code
+        )
+    return _back_to_goals(done, "achieved" if done == "achieved" else f"goal-{goal_id}")
+
+
+@router.post("/nominations", response_class=HTMLResponse)
+def nominate_mentor(request: Request, services: ServicesDep, user: MenteePage, form: CheckedForm) -> Response:
+    typed = {"mentor_id": field(form, "mentor_id"), "reason": field(form, "reason")}
+    try:
+        mentor_id = _whole_number(typed["mentor_id"] or "0", "Mentor", 1, 2**31 - 1)
+        body = from_form(
+            NominationIn,
+            {"reason": "Why they deserve it", "mentor_id": "Mentor"},
+            mentor_id=mentor_id,
+            reason=typed["reason"],
+        )
+        services.recognition.nominate(user.principal, body)
+    except CompanionError as exc:
+        return _goals_page(
+            request, services, user, nomination=typed, error=exc.message, status_code=exc.status_code
+        )
+    return _back_to_goals("nominated", "nominate")
 
 
 # ---- prepare my next session -------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from companion.errors import CompanionError
 from companion.identity.auth import Principal
 from companion.records.service import SessionIn, SessionUpdate
 from companion.web.common import CheckedForm, MentorPage, field, from_form, render
+from companion.web.outcome_forms import NOTICES as PROGRESS_NOTICES
+from companion.web.outcome_forms import save_progress, typed_progress
 
 router = APIRouter(prefix="/mentor", include_in_schema=False)
 
@@ -34,7 +36,7 @@ LABELS = {
     "draft": "Your draft feedback",
     "context": "Context",
 }
-NOTICES = {"session": "Session recorded.", "notes": "Notes saved."}
+NOTICES = {"session": "Session recorded.", "notes": "Notes saved.", **PROGRESS_NOTICES}
 
 
 def checked(model: type[Model], **values: Any) -> Model:
@@ -60,6 +62,7 @@ def mentees_page(request: Request, services: ServicesDep, mentor: MentorPage) ->
         "mentees": mentees,
         "rhythm": services.rhythm.my_rhythm(who),
         "surveys_for_you": services.surveys.mine(who),
+        "achievements": services.outcomes.achievements(who),
     }
     return render(request, "mentor/mentees.html", context)
 
@@ -82,6 +85,9 @@ def _mentee_page(
         "name": (brief.display_name or brief.name) if brief else f"mentee {mentee_id}",
         "user_name": brief.name if brief else "",
         "goals": goals,
+        "progress": services.outcomes.progress_by_goal(principal, mentee_id),
+        "achievements": [a for a in services.outcomes.achievements(principal) if a.mentee_id == mentee_id],
+        "typed_progress": {},
         "sessions": records.list_sessions(principal, mentee_id),
         "new": {"held_on": date.today().isoformat(), "length_minutes": "60", "notes": ""},
         "edited": {},
@@ -121,6 +127,31 @@ def record_session(
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/mentor/mentees/{user_id}?saved=session#session-{created.id}", status_code=303)
+
+
+@router.post("/mentees/{user_id}/goals/{goal_id}/progress", response_class=HTMLResponse)
+def goal_progress(
+    request: Request,
+    services: ServicesDep,
+    mentor: MentorPage,
+    form: CheckedForm,
+    user_id: MenteeId,
+    goal_id: RowId,
+) -> Response:
+    try:
+        done = save_progress(services, mentor.principal, user_id, goal_id, form)
+    except CompanionError as exc:
+        return _mentee_page(
+            request,
+            services,
+            mentor.principal,
+            user_id,
+            typed_progress=typed_progress(form, goal_id),
+            error=exc.message,
+            status_code=exc.status_code,
+        )
+    anchor = "achieved" if done == "achieved" else f"goal-{goal_id}"
+    return RedirectResponse(f"/mentor/mentees/{user_id}?saved={done}#{anchor}", status_code=303)
 
 
 @router.post("/sessions/{session_id}/notes", response_class=HTMLResponse)
