@@ -22,6 +22,7 @@ from companion.api import audit as audit_api
 from companion.api import evals as evals_api
 from companion.api import jobs as jobs_api
 from companion.api import matching as matching_api
+from companion.api import nudges as nudges_api
 from companion.api import people as people_api
 from companion.api.shutdown import CutOnShutdown
 from companion.container import Services
@@ -32,6 +33,7 @@ from companion.settings import Settings
 from companion.web import (
     admin_knowledge,
     admin_matching,
+    admin_nudges,
     admin_people,
     admin_users,
     ask_pages,
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.include_router(module.router)
     app.include_router(audit_api.router)
     app.include_router(jobs_api.router)
+    app.include_router(nudges_api.router)
     for page_module in (
         session_pages,
         admin_users,
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         admin_knowledge,
         admin_people,
         admin_matching,
+        admin_nudges,
         ask_pages,
         mentee_pages,
         mentor_pages,

@@ -76,6 +76,12 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/jobs"): ADMIN,  # every job kind is admin work (ingest, import, matching, evals)
     ("GET", "/v1/jobs/{job_id}"): ADMIN,
     ("POST", "/v1/jobs/{job_id}/cancel"): ADMIN,
+    ("GET", "/v1/me/preferences"): ANY,  # one's own e-mail opt-out and calendar feed
+    ("PUT", "/v1/me/preferences"): ANY,
+    ("POST", "/v1/me/preferences/calendar/reset"): ANY,
+    ("GET", "/calendar/{token}.ics"): PUBLIC,  # the secret token is the key: an unknown one is a 404
+    ("GET", "/v1/nudges"): ADMIN,
+    ("POST", "/v1/nudges/run"): ADMIN,
 }
 
 GUIDE = b"# Goals\n\n## SMART\n\nA goal names a measure and a date. Agree the first steps together.\n"
@@ -159,6 +165,7 @@ def _path_value(path: str, name: str, ids: dict[str, Any]) -> int | str:
         "match_id": ids["match"],
         "result_id": 1,  # no eval has run: an admin gets 404, everyone else 401/403 first
         "job_id": ids["job"],  # a finished dry-run cohort job: cancelling it is a 409 for an admin
+        "token": "not-a-calendar-token",
     }[name]
 
 
@@ -186,6 +193,8 @@ def _request(method: str, path: str, ids: dict[str, Any]) -> tuple[str, dict[str
         ("PUT", "/v1/people/me"): {"json": {"bio": "I like long walks between code reviews."}},
         ("POST", "/v1/matching/cohort"): {"json": {"save": False}},
         ("POST", "/v1/evals/runs"): {"json": {"suites": ["feedback"], "limit": 1}},
+        ("PUT", "/v1/me/preferences"): {"json": {"email_opt_out": True}},
+        ("POST", "/v1/nudges/run"): {"json": {"dry_run": True}},
     }
     return url, bodies.get((method, path), {})
 

@@ -25,6 +25,7 @@ from companion.cli.eval import register as register_eval_commands
 from companion.cli.jobs import register as register_jobs_commands
 from companion.cli.matching import register as register_matching_commands
 from companion.cli.models import register as register_model_commands
+from companion.cli.nudges import register as register_nudge_commands
 from companion.container import Services
 from companion.errors import CompanionError, validation_problems
 from companion.identity.auth import create_user, ensure_first_admin, list_users, parse_role
@@ -75,6 +76,7 @@ register_db_commands(app, services=_services, run=_run)
 register_audit_commands(app, services=_services, run=_run)
 register_jobs_commands(app, services=_services, run=_run)
 register_model_commands(app, services=_services, run=_run)
+register_nudge_commands(app, services=_services, run=_run)
 
 
 @contextmanager

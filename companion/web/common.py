@@ -57,6 +57,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("/admin/matching", "Matching"),
         ("/admin/users", "Users"),
         ("/admin/evals", "Evals"),
+        ("/admin/nudges", "Nudges"),
         ("/ask", "Ask"),
     ],
 }
