@@ -169,7 +169,13 @@ def test_a_server_that_is_down_fails_the_run_cleanly_and_the_next_run_sends(serv
     assert services.nudges.run(AT_RISK_DAY).sent == 4
 
 
-def test_two_runs_at_once_send_each_nudge_once(services: Services) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_runs_at_once_send_each_nudge_once(
+    request: pytest.FixtureRequest, tmp_path: Path, database: str
+) -> None:
+    extra = {"database_url": request.getfixturevalue("postgres_url")} if database == "postgresql" else {}
+    services = Services(make_settings(tmp_path, email={"mode": "fake"}, **extra))
+    services.db.create_tables()
     build_program(services.db, pairs=15)
     barrier = threading.Barrier(2)
     reports = []
@@ -183,10 +189,11 @@ def test_two_runs_at_once_send_each_nudge_once(services: Services) -> None:
         t.start()
     for t in threads:
         t.join(60)
-    assert sum(r.sent for r in reports) == 30
+    assert len(reports) == 2 and sum(r.sent for r in reports) == 30
     assert sorted(m.to for m in _mailer(services).sent) == sorted(
         address(f"p{role}{i}") for i in range(15) for role in ("mentor", "mentee")
     )
+    services.close()
 
 
 def test_survey_invitations_carry_a_personal_link_until_answered(services: Services) -> None:
