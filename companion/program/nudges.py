@@ -23,7 +23,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from companion.program import invitations
@@ -49,6 +50,7 @@ from companion.storage.db import (
     SurveyResponse,
     User,
     UserPreference,
+    utcnow,
 )
 
 log = logging.getLogger("companion.nudges")
@@ -423,35 +425,42 @@ class NudgeService:
         return found
 
     def _claim(self, batch: list[Nudge], report: NudgeReport) -> list[tuple[Nudge, Message]]:
-        """Insert each nudge's row (one savepoint each: a row another run claimed first is skipped), and
-        render the e-mails; survey invitations get their personal link here, in the same transaction."""
-        claimed: list[tuple[Nudge, Message]] = []
+        """Insert the batch's rows in one statement that skips the rows already there (another run claimed
+        them first) and returns the ones this run now owns; survey invitations get their personal link
+        here, in the same transaction. Returns the claimed nudges with their rendered e-mails."""
         base = self.settings.email.base_url.rstrip("/")
+        messages = {n.key: render(n.reason, str(n.address), n.inputs) for n in batch}
+        rows = [
+            {
+                "user_id": n.user_id,
+                "reason": n.reason,
+                "period": n.period,
+                "address": n.address,
+                "subject": messages[n.key].subject[:300],
+                "sent_at": utcnow(),
+            }
+            for n in batch
+        ]
+        insert = sqlite_insert if self.db.engine.dialect.name == "sqlite" else postgresql_insert
+        statement = (
+            insert(NudgeSent)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["user_id", "reason", "period"])
+            .returning(NudgeSent.user_id, NudgeSent.reason, NudgeSent.period)
+        )
+        claimed: list[tuple[Nudge, Message]] = []
         with self.db.session() as session:
+            owned = set(session.execute(statement).tuples().all())
             for nudge in batch:
-                assert nudge.address is not None
-                try:
-                    with session.begin_nested():
-                        if nudge.survey_id is not None:
-                            token = invitations.issue(
-                                session, survey_id=nudge.survey_id, user_id=nudge.user_id
-                            )
-                            nudge.inputs["link"] = f"{base}/surveys/answer/{token}"
-                        message = render(nudge.reason, nudge.address, nudge.inputs)
-                        session.add(
-                            NudgeSent(
-                                user_id=nudge.user_id,
-                                reason=nudge.reason,
-                                period=nudge.period,
-                                address=nudge.address,
-                                subject=message.subject[:300],
-                            )
-                        )
-                        session.flush()
-                except IntegrityError:
+                if nudge.key not in owned:
                     _count(report.skipped, ALREADY_SENT)
                     self._item(report, nudge, ALREADY_SENT)
                     continue
+                message = messages[nudge.key]
+                if nudge.survey_id is not None:
+                    token = invitations.issue(session, survey_id=nudge.survey_id, user_id=nudge.user_id)
+                    nudge.inputs["link"] = f"{base}/surveys/answer/{token}"
+                    message = render(nudge.reason, str(nudge.address), nudge.inputs)
                 claimed.append((nudge, message))
         return claimed
 
