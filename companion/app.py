@@ -48,7 +48,7 @@ from companion.web.common import attach_session, render
 
 log = logging.getLogger("companion")
 STATIC_DIR = Path(__file__).parent / "web" / "static"
-API_PREFIXES = ("/v1", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/static")
+API_PREFIXES = ("/v1", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/static", "/calendar")
 TITLES = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 405: "Not allowed here"}
 
 

@@ -118,6 +118,17 @@ def test_opted_out_and_no_address_are_skipped_with_their_reason(services: Servic
     assert services.nudges.run(AT_RISK_DAY).sent == 1
 
 
+def test_a_leaver_is_not_written_to(services: Services) -> None:
+    world = build_program(services.db, pairs=1)
+    with services.db.session() as session:
+        person = session.scalar(select(Person).where(Person.user_id == world.pairs[0].mentor))
+        assert person is not None
+        person.active = False
+    report = services.nudges.run(AT_RISK_DAY)
+    assert report.sent == 1 and report.skipped == {NO_ADDRESS: 1}
+    assert [m.to for m in _mailer(services).sent] == [address("pmentee0")]
+
+
 def test_email_off_sends_nothing_and_says_so(tmp_path: Path) -> None:
     services = Services(make_settings(tmp_path))
     services.db.create_tables()

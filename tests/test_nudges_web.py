@@ -126,7 +126,8 @@ def test_the_calendar_feed_has_sessions_the_next_due_and_milestones_and_resets(m
         "calendar_path"
     ]
     assert new_path != path and mail_api.client.get(new_path).status_code == 200
-    assert mail_api.client.get("/calendar/made-up-token.ics").status_code == 404
+    unknown = mail_api.client.get("/calendar/made-up-token.ics")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
     api_reset = mail_api.client.post(
         "/v1/me/preferences/calendar/reset", headers=mail_api.auth("mentee")
     ).json()

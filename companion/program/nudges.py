@@ -341,12 +341,16 @@ class NudgeService:
         addresses: dict[int, tuple[str | None, str]] = {}
         opted_out: set[int] = set()
         for chunk in chunks(users, 500):
-            for user_id, user_name, email, person_name in session.execute(
-                select(User.id, User.name, Person.email, Person.name)
+            for user_id, user_name, email, person_name, active in session.execute(
+                select(User.id, User.name, Person.email, Person.name, Person.active)
                 .outerjoin(Person, Person.user_id == User.id)
                 .where(User.id.in_(chunk))
             ):
-                addresses[user_id] = (email or None, person_name or user_name)
+                # a leaver (a deactivated profile) is not written to any more
+                addresses[user_id] = (
+                    (email or None) if active is not False else None,
+                    person_name or user_name,
+                )
             opted_out.update(
                 session.scalars(
                     select(UserPreference.user_id).where(
