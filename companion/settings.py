@@ -575,6 +575,11 @@ class EmailSettings(BaseModel):
     security: Literal["starttls", "ssl", "none"] = Field(
         "starttls", description="`starttls` (port 587), `ssl` (SMTPS, port 465) or `none` (a local relay)."
     )
+    ca_file: Path | None = Field(
+        None,
+        description="CA certificates (PEM) to verify the SMTP server's certificate with, for a relay with a "
+        "private CA (unset: the system's).",
+    )
     username: str | None = Field(None, description="SMTP user name (unset: no login).")
     password: SecretStr | None = Field(None, description="SMTP password.")
     sender: str = Field("companion@localhost", description="From address of the e-mails Companion sends.")

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from companion.container import Services
-from companion.program.email import Message, SmtpMailer
+from companion.program.email import Message, ServerUnavailable, SmtpMailer
 from companion.settings import EmailSettings
 from companion.storage.db import NudgeSent
 from tests.support.app import free_port, make_settings
-from tests.support.nudges import CYCLE_START, Recorder, address, build_program, smtp_server
+from tests.support.nudges import CYCLE_START, Recorder, address, build_program, self_signed, smtp_server
 
 AT_RISK_DAY = CYCLE_START + timedelta(days=30)
 SENDER = "programme@larkfield.example"
@@ -141,3 +141,24 @@ def test_login_is_used_when_a_user_name_is_set_and_a_wrong_password_is_reported(
         services.close()
     finally:
         controller.stop()
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_tls_is_verified_against_the_configured_ca(tmp_path: Path, security: str) -> None:
+    pair = self_signed(tmp_path)
+    tls = {"starttls": pair} if security == "starttls" else {"smtps": pair}
+    message = Message(to=address("x"), subject="Over TLS", text="plain", html="<p>html</p>")
+    with smtp_server(**tls) as (port, recorder):  # type: ignore[arg-type]
+        trusted = EmailSettings(
+            smtp_host="127.0.0.1", smtp_port=port, security=security, ca_file=pair[0], timeout_seconds=5
+        )  # type: ignore[arg-type]
+        with SmtpMailer(trusted).open() as outbox:
+            outbox.send(message)
+        assert [r.subject for r in recorder.received] == ["Over TLS"]
+        untrusted = trusted.model_copy(update={"ca_file": None})
+        with (
+            pytest.raises(ServerUnavailable, match="CERTIFICATE_VERIFY_FAILED"),
+            SmtpMailer(untrusted).open() as outbox,
+        ):
+            outbox.send(message)
+        assert len(recorder.received) == 1

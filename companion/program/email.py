@@ -122,25 +122,31 @@ class SmtpMailer:
             raise ValueError(OFF_MESSAGE)
         self.settings = settings
 
+    def _tls(self) -> ssl.SSLContext:
+        """Certificates are verified (against `ca_file` when set, else the system's CAs)."""
+        ca_file = self.settings.ca_file
+        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         host, port, timeout = str(s.smtp_host), s.smtp_port, s.timeout_seconds
+        conn: smtplib.SMTP | None = None
         try:
             if s.security == "ssl":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                    host, port, timeout=timeout, context=ssl.create_default_context()
-                )
+                conn = smtplib.SMTP_SSL(host, port, timeout=timeout, context=self._tls())
             else:
                 conn = smtplib.SMTP(host, port, timeout=timeout)
                 if s.security == "starttls":
-                    conn.starttls(context=ssl.create_default_context())
+                    conn.starttls(context=self._tls())
             if s.username:
                 conn.login(s.username, s.password.get_secret_value() if s.password else "")
-        except smtplib.SMTPAuthenticationError as exc:
-            raise ServerUnavailable(f"SMTP login as {s.username} refused: {_reply(exc)}") from exc
+            return conn
         except (smtplib.SMTPException, OSError) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, smtplib.SMTPAuthenticationError):
+                raise ServerUnavailable(f"SMTP login as {s.username} refused: {_reply(exc)}") from exc
             raise ServerUnavailable(f"cannot talk to the SMTP server {host}:{port}: {_reason(exc)}") from exc
-        return conn
 
     @contextmanager
     def open(self) -> Iterator[Outbox]:

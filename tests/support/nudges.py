@@ -3,13 +3,15 @@ calendar tests and the nudge benchmark; and a recording SMTP server on loopback 
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from companion.storage.db import (
@@ -168,16 +170,68 @@ class Recorder:
             return [r for r in self.received if addr in r.recipients]
 
 
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that is its own CA (cert.pem, key.pem in `folder`), for TLS tests."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
 @contextmanager
-def smtp_server(refuse: set[str] | None = None) -> Iterator[tuple[int, Recorder]]:
-    """A real SMTP server on 127.0.0.1 (a free port), recording what arrives; stopped on exit."""
+def smtp_server(
+    refuse: set[str] | None = None,
+    *,
+    starttls: tuple[Path, Path] | None = None,
+    smtps: tuple[Path, Path] | None = None,
+) -> Iterator[tuple[int, Recorder]]:
+    """A real SMTP server on 127.0.0.1 (a free port), recording what arrives; stopped on exit. With
+    `starttls` (a certificate and key) it requires STARTTLS; with `smtps`, it speaks TLS from the start."""
+    import ssl
+
     from aiosmtpd.controller import Controller
 
     from tests.support.server import free_port
 
+    def context(pair: tuple[Path, Path]) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(str(pair[0]), str(pair[1]))
+        return ctx
+
     recorder = Recorder(refuse)
     port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port, ready_timeout=10)
+    tls: dict[str, Any] = {}
+    if starttls:
+        tls = {"tls_context": context(starttls), "require_starttls": True}
+    if smtps:
+        tls = {"ssl_context": context(smtps)}
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, ready_timeout=10, **tls)
     controller.start()
     try:
         yield port, recorder
