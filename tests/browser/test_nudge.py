@@ -19,6 +19,8 @@ from tests.support.server import Serve
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
+MENTEE_PASSWORD = "nudge-me-gently-7"
+
 
 @pytest.fixture(scope="module")
 def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Recorder]]:
@@ -44,6 +46,7 @@ def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
             # a pair of a cycle that began 30 days ago, with no session since: at risk today
             services = Services(make_settings(root, data_dir=data))
             build_program(services.db, pairs=1, starts_on=date.today() - timedelta(days=30), milestones=False)
+            services.accounts.set_password("pmentee0", MENTEE_PASSWORD)
             services.close()
             yield Server(serve.base_url, data, password, log), recorder
 
@@ -90,3 +93,35 @@ def test_an_admin_runs_the_nudges_and_the_email_arrives(
     finally:
         context.close()
 
+
+
+def test_a_mentee_opts_out_and_resets_the_calendar_link_on_a_phone(
+    mail_server: tuple[Server, Recorder], browser: Browser
+) -> None:
+    server, _ = mail_server
+    context = browser.new_context(viewport=PHONE)  # type: ignore[arg-type]
+    try:
+        s = Session(server, context)
+        s.sign_in("pmentee0", MENTEE_PASSWORD)
+        s.goto("/profile")
+        assert s.page.is_checked("#email-nudges") and not s.page.locator("#email-off").count()
+        feed = s.page.input_value("#calendar-url")
+        assert feed.startswith(f"{server.base_url}/calendar/") and feed.endswith(".ics")
+        ics = context.request.get(feed)
+        assert ics.status == 200 and ics.headers["content-type"].startswith("text/calendar")
+        assert "BEGIN:VCALENDAR" in ics.text() and "STATUS:TENTATIVE" in ics.text()  # the next session due
+        s.page.uncheck("#email-nudges")
+        s.submit("#email-save")
+        assert "E-mail preference saved." in s.page.locator("p.notice").inner_text()
+        assert not s.page.is_checked("#email-nudges")
+        s.screenshot("profile-email-calendar-phone")
+        assert s.overflow()["excess"] <= 0, s.overflow()
+        s.submit("#calendar-reset")
+        assert "the old one no longer works" in s.page.locator("p.notice").inner_text()
+        assert s.page.input_value("#calendar-url") != feed
+        assert context.request.get(feed).status == 404
+        s.page.check("#email-nudges")
+        s.submit("#email-save")
+        assert s.page.is_checked("#email-nudges")
+    finally:
+        context.close()
