@@ -22,6 +22,7 @@ from companion.api import audit as audit_api
 from companion.api import evals as evals_api
 from companion.api import jobs as jobs_api
 from companion.api import matching as matching_api
+from companion.api import nudges as nudges_api
 from companion.api import outcomes as outcomes_api
 from companion.api import people as people_api
 from companion.api import program as program_api
@@ -35,6 +36,7 @@ from companion.settings import Settings
 from companion.web import (
     admin_knowledge,
     admin_matching,
+    admin_nudges,
     admin_people,
     admin_program,
     admin_users,
@@ -52,7 +54,7 @@ from companion.web.common import attach_session, render
 
 log = logging.getLogger("companion")
 STATIC_DIR = Path(__file__).parent / "web" / "static"
-API_PREFIXES = ("/v1", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/static")
+API_PREFIXES = ("/v1", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/static", "/calendar")
 TITLES = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 405: "Not allowed here"}
 
 
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(program_api.router)
     app.include_router(surveys_api.router)
     app.include_router(outcomes_api.router)
+    app.include_router(nudges_api.router)
     for page_module in (
         session_pages,
         admin_users,
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         admin_matching,
         admin_program,
         dashboard_pages,
+        admin_nudges,
         ask_pages,
         mentee_pages,
         mentor_pages,

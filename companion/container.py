@@ -32,10 +32,14 @@ from companion.knowledge.store import VectorStore, build_store
 from companion.matching.people import PeopleService
 from companion.matching.profiles import ProfileVectors
 from companion.matching.service import MatchingService
+from companion.program.calendar import CalendarFeeds
 from companion.program.cycles import ProgramService
 from companion.program.dashboard import DashboardService
 from companion.program.demo import DemoProgram
+from companion.program.email import Mailer, build_mailer
+from companion.program.nudges import NudgeService
 from companion.program.outcomes import OutcomesService
+from companion.program.preferences import Preferences
 from companion.program.recognition import RecognitionService
 from companion.program.rhythm import RhythmService
 from companion.program.surveys import SurveyService
@@ -232,8 +236,25 @@ class Services:
             handlers=job_handlers(self),
             settings=self.settings.jobs,
         )
-        schedule(jobs, self.settings.jobs)
+        schedule(jobs, self.settings.jobs, email=self.settings.email)
         return jobs
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        return build_mailer(self.settings.email)
+
+    @cached_property
+    def nudges(self) -> NudgeService:
+        return NudgeService(db=self.db, mailer=self.mailer, settings=self.settings)
+
+    @cached_property
+    def preferences(self) -> Preferences:
+        email = self.settings.email
+        return Preferences(db=self.db, base_url=email.base_url, email_enabled=email.enabled)
+
+    @cached_property
+    def calendars(self) -> CalendarFeeds:
+        return CalendarFeeds(db=self.db, program=self.settings.program)
 
     def job_consumer(self, *, periodic: bool = True) -> JobConsumer:
         return JobConsumer(self.jobs, self.settings.jobs, periodic=periodic)

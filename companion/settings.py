@@ -585,10 +585,20 @@ class ProgramSettings(BaseModel):
 
 
 class EmailSettings(BaseModel):
+    mode: Literal["smtp", "fake"] = Field(
+        "smtp",
+        description="`smtp`: send through `smtp_host`; `fake`: keep the e-mails in memory (tests only; "
+        "nothing leaves the process).",
+    )
     smtp_host: str | None = Field(None, description="SMTP server host. Unset: e-mail is off.")
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
     security: Literal["starttls", "ssl", "none"] = Field(
         "starttls", description="`starttls` (port 587), `ssl` (SMTPS, port 465) or `none` (a local relay)."
+    )
+    ca_file: Path | None = Field(
+        None,
+        description="CA certificates (PEM) to verify the SMTP server's certificate with, for a relay with a "
+        "private CA (unset: the system's).",
     )
     username: str | None = Field(None, description="SMTP user name (unset: no login).")
     password: SecretStr | None = Field(None, description="SMTP password.")
@@ -609,9 +619,19 @@ class EmailSettings(BaseModel):
         "`companion nudges run` sends them.",
     )
 
+    reminder_days_before: int = Field(
+        2,
+        ge=0,
+        le=30,
+        description="A session reminder goes out this many days before the next session's date."
+    )
+    milestone_days_before: int = Field(
+        7, ge=0, le=60, description="A goals milestone reminder goes out this many days before its date."
+    )
+
     @property
     def enabled(self) -> bool:
-        return bool(self.smtp_host)
+        return self.mode == "fake" or bool(self.smtp_host)
 
 
 class Settings(BaseSettings):

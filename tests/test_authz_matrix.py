@@ -118,6 +118,12 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/v1/surveys/{survey_id}"): ADMIN,
     ("GET", "/v1/surveys/{survey_id}/results"): ADMIN,
     ("POST", "/v1/surveys/{survey_id}/responses"): MENTEE_MENTOR,  # the survey's audience answers, once
+    ("GET", "/v1/me/preferences"): ANY,  # one's own e-mail opt-out and calendar feed
+    ("PUT", "/v1/me/preferences"): ANY,
+    ("POST", "/v1/me/preferences/calendar/reset"): ANY,
+    ("GET", "/calendar/{token}.ics"): PUBLIC,  # the secret token is the key: an unknown one is a 404
+    ("GET", "/v1/nudges"): ADMIN,
+    ("POST", "/v1/nudges/run"): ADMIN,
 }
 
 GUIDE = b"# Goals\n\n## SMART\n\nA goal names a measure and a date. Agree the first steps together.\n"
@@ -228,6 +234,7 @@ def _path_value(path: str, name: str, ids: dict[str, Any]) -> int | str:
         "survey_id": ids["survey"],
         "response_id": ids["contact"],
         "figure": "summary",
+        "token": "not-a-calendar-token",
     }[name]
 
 
@@ -270,6 +277,8 @@ def _request(method: str, path: str, ids: dict[str, Any]) -> tuple[str, dict[str
         ("POST", "/v1/surveys"): {"json": {"kind": "end", "audience": "mentor"}},
         ("PATCH", "/v1/surveys/{survey_id}"): {"json": {"title": "Renamed survey"}},
         ("POST", "/v1/surveys/{survey_id}/responses"): {"json": {"answers": {"relationship": 4}}},
+        ("PUT", "/v1/me/preferences"): {"json": {"email_opt_out": True}},
+        ("POST", "/v1/nudges/run"): {"json": {"dry_run": True}},
     }
     return url, bodies.get((method, path), {})
 

@@ -25,6 +25,7 @@ from companion.cli.eval import register as register_eval_commands
 from companion.cli.jobs import register as register_jobs_commands
 from companion.cli.matching import register as register_matching_commands
 from companion.cli.models import register as register_model_commands
+from companion.cli.nudges import register as register_nudge_commands
 from companion.cli.outcomes import register as register_outcomes_commands
 from companion.cli.program import register as register_program_commands
 from companion.cli.surveys import register as register_survey_commands
@@ -80,6 +81,7 @@ register_model_commands(app, services=_services, run=_run)
 program_app = register_program_commands(app, services=_services, run=_run)
 register_survey_commands(app, services=_services, run=_run)
 register_outcomes_commands(program_app, services=_services, run=_run)
+register_nudge_commands(app, services=_services, run=_run)
 
 
 @contextmanager

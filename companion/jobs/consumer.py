@@ -12,11 +12,12 @@ from huey.consumer import Consumer
 
 from companion.jobs.schemas import JobOut
 from companion.jobs.service import JobService
-from companion.jobs.tasks import EVAL_RUN
-from companion.settings import JobsSettings
+from companion.jobs.tasks import EVAL_RUN, NUDGES
+from companion.settings import EmailSettings, JobsSettings
 
 log = logging.getLogger("companion.jobs")
 SCHEDULED_EVAL_PREFIX = "nightly-eval-"
+SCHEDULED_NUDGES_PREFIX = "nudges-"
 
 
 class _ThreadConsumer(Consumer):
@@ -27,8 +28,9 @@ class _ThreadConsumer(Consumer):
         return None
 
 
-def schedule(jobs: JobService, settings: JobsSettings) -> None:
-    """Register the periodic tasks on the job queue (they run where a consumer runs with periodic=True)."""
+def schedule(jobs: JobService, settings: JobsSettings, *, email: EmailSettings | None = None) -> None:
+    """Register the periodic tasks on the job queue (they run where a consumer runs with periodic=True):
+    recovery, purging, the scheduled eval run when configured, and the daily nudges when e-mail is on."""
     huey = jobs.huey
 
     @huey.periodic_task(crontab(), name="recover_jobs")
@@ -45,6 +47,12 @@ def schedule(jobs: JobService, settings: JobsSettings) -> None:
         def nightly_eval() -> None:
             start_scheduled_eval(jobs, settings)
 
+    if email is not None and email.enabled and email.nudge_hour is not None:
+
+        @huey.periodic_task(crontab(minute="0", hour=str(email.nudge_hour)), name="daily_nudges")
+        def daily_nudges() -> None:
+            start_scheduled_nudges(jobs)
+
 
 def start_scheduled_eval(jobs: JobService, settings: JobsSettings, *, now: datetime | None = None) -> JobOut:
     """The day's scheduled eval run; its id is the date, so several consumers start it once."""
@@ -58,6 +66,17 @@ def start_scheduled_eval(jobs: JobService, settings: JobsSettings, *, now: datet
                 "note": f"scheduled run {day}"},
         job_id=f"{SCHEDULED_EVAL_PREFIX}{day}",
     )  # fmt: skip
+
+
+def start_scheduled_nudges(jobs: JobService, *, now: datetime | None = None) -> JobOut:
+    """The day's nudge run; its id is the date, so several consumers start it once."""
+    day = (now or datetime.now(UTC)).strftime("%Y%m%d")
+    return jobs.start(
+        NUDGES,
+        title=f"Daily e-mail nudges of {day}",
+        params={"today": None, "dry_run": False, "scheduled": True},
+        job_id=f"{SCHEDULED_NUDGES_PREFIX}{day}",
+    )
 
 
 class JobConsumer:

@@ -6,6 +6,8 @@ job's result. Handlers are idempotent, so a job interrupted by a restart can sim
 
 from __future__ import annotations
 
+import logging
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from companion.errors import InvalidInput
@@ -19,12 +21,14 @@ from companion.matching.schemas import CohortRequest
 if TYPE_CHECKING:
     from companion.container import Services
 
+log = logging.getLogger("companion.jobs")
 INGEST_UPLOAD = "ingest_upload"
 REINGEST = "reingest"
 INGEST_SAMPLE = "ingest_sample"
 PEOPLE_IMPORT = "people_import"
 EVAL_RUN = "eval_run"
 COHORT = "cohort"
+NUDGES = "nudges"
 
 
 def handlers(services: Services) -> dict[str, Handler]:
@@ -97,7 +101,17 @@ def handlers(services: Services) -> dict[str, Handler]:
                 regressions=len(compared.regressions),
                 improvements=len(compared.improvements),
             )
+            if params.get("scheduled") and compared.regressions:
+                result["emailed"] = _email_regression(services, result)
         return result
+
+    def nudges(ctx: JobContext) -> dict[str, Any]:
+        today = date.fromisoformat(ctx.params["today"]) if ctx.params.get("today") else None
+        dry_run = bool(ctx.params.get("dry_run"))
+        ctx.progress(0, None, "finding the nudges due today" + (" (dry run)" if dry_run else ""))
+        report = services.nudges.run(today, dry_run=dry_run)
+        ctx.progress(1, 1, f"{report.sent} sent, {report.failed} failed")
+        return report.model_dump(mode="json")
 
     return {
         INGEST_UPLOAD: ingest_upload,
@@ -106,7 +120,25 @@ def handlers(services: Services) -> dict[str, Handler]:
         PEOPLE_IMPORT: people_import,
         COHORT: cohort,
         EVAL_RUN: eval_run,
+        NUDGES: nudges,
     }
+
+
+def _email_regression(services: Services, result: dict[str, Any]) -> int:
+    """E-mail the admins that the scheduled run regressed (once per run); returns how many got it."""
+    try:
+        report = services.nudges.notify_admins_of_regression(
+            run_id=int(result["run_id"]),
+            baseline_id=int(result["baseline_id"]),
+            regressions=int(result["regressions"]),
+            score_delta=float(result.get("score_delta") or 0.0),
+        )
+    except Exception as exc:  # noqa: BLE001 - the run itself succeeded: a mail problem must not fail it
+        log.warning("could not e-mail the eval regression: %s", exc)
+        return 0
+    for error in report.errors:
+        log.warning("eval regression e-mail: %s", error)
+    return report.sent
 
 
 # ---- starting jobs (the API routes and the pages share these) ------------------------------------------
@@ -158,6 +190,14 @@ def start_cohort(services: Services, request: CohortRequest, *, principal: Princ
         COHORT, title="Cohort matching run", params={"request": request.model_dump(mode="json")},
         principal=principal,
     )  # fmt: skip
+
+
+def start_nudges(
+    services: Services, *, principal: Principal | None, today: date | None = None, dry_run: bool = False
+) -> JobOut:
+    title = "Dry run of the e-mail nudges" if dry_run else "E-mail nudges"
+    params = {"today": today.isoformat() if today else None, "dry_run": dry_run, "scheduled": False}
+    return services.jobs.start(NUDGES, title=title, params=params, principal=principal)
 
 
 def start_eval_run(services: Services, request: EvalRunRequest, *, principal: Principal | None) -> JobOut:

@@ -60,6 +60,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("/admin/surveys", "Surveys"),
         ("/admin/users", "Users"),
         ("/admin/evals", "Evals"),
+        ("/admin/nudges", "Nudges"),
         ("/ask", "Ask"),
     ],
 }

@@ -1,7 +1,10 @@
 """The profile page of mentors and mentees (`/profile`): they fill in and edit their own matching profile
 (goals or expertise, skills with suggestions from the skills in use, languages, time zone, capacity for
 mentors, soft preferences). The organization's fields (department, site, manager) stay with admins and
-imports. A mentee who saves lands on their recommended mentors, made from what they just saved."""
+imports. A mentee who saves lands on their recommended mentors, made from what they just saved.
+
+The page also holds everyone's e-mail opt-out and private calendar feed (its address, with a reset that
+makes the old address answer 404); admins, who have no profile, set their opt-out on `/admin/nudges`."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from companion.errors import CompanionError, Forbidden, NotFound, validation_mes
 from companion.identity.accounts import SignedIn
 from companion.identity.auth import Role
 from companion.matching.schemas import OwnProfile, PersonOut
+from companion.program.email import OFF_MESSAGE
 from companion.web.common import CheckedForm, PageUser, field, render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -67,7 +71,11 @@ def _page(
     except NotFound:
         profile = None
     skills_role = "mentor" if role == "mentee" else "mentee"  # mentees want what mentors offer, and back
+    preferences = services.preferences.get(user.principal.id)  # the calendar token is made on first view
     page = {
+        "preferences": preferences,
+        "calendar_url": str(request.base_url).rstrip("/") + preferences.calendar_path,
+        "email_off": "" if preferences.email_enabled else OFF_MESSAGE,
         "profile": profile,
         "role": role,
         "values": values if values is not None else _values(profile),
@@ -80,9 +88,10 @@ def _page(
 
 @router.get("/profile", response_class=HTMLResponse)
 def profile_page(
-    request: Request, services: ServicesDep, user: PageUser, saved: Annotated[str, Query(max_length=5)] = ""
+    request: Request, services: ServicesDep, user: PageUser, saved: Annotated[str, Query(max_length=10)] = ""
 ) -> HTMLResponse:
-    notice = "Profile saved." if saved else ""
+    notice = {"1": "Profile saved.", "email": "E-mail preference saved.",
+              "calendar": "New calendar link made: the old one no longer works."}.get(saved, "")  # fmt: skip
     return _page(request, services, _own(user), notice=notice)
 
 
@@ -122,3 +131,23 @@ def save_profile(request: Request, services: ServicesDep, user: PageUser, form: 
     if role == "mentee":
         return RedirectResponse("/mentee/mentors?done=profile", status_code=303)
     return RedirectResponse("/profile?saved=1", status_code=303)
+
+
+def _back(form: FormData) -> str:
+    return "/admin/nudges" if field(form, "next") == "/admin/nudges" else "/profile"
+
+
+@router.post("/profile/preferences")
+def save_preferences(request: Request, services: ServicesDep, user: PageUser, form: CheckedForm) -> Response:
+    """The e-mail toggle (ticked: send me e-mail), for every role."""
+    opt_out = field(form, "email") != "1"
+    services.preferences.set_opt_out(user.principal.id, opt_out)
+    request.state.audit_action = "e-mail opt-out" if opt_out else "e-mail opt-in"
+    return RedirectResponse(f"{_back(form)}?saved=email", status_code=303)
+
+
+@router.post("/profile/calendar/reset")
+def reset_calendar(request: Request, services: ServicesDep, user: PageUser, form: CheckedForm) -> Response:
+    services.preferences.reset_calendar(user.principal.id)
+    request.state.audit_action = "reset calendar link"
+    return RedirectResponse("/profile?saved=calendar", status_code=303)

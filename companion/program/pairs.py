@@ -1,0 +1,64 @@
+"""The pairs of the cycles running on a day, with the dates of their sessions in the cycle: what the
+nudges and the calendar feeds judge a pair's rhythm from (with `companion.program.cadence.assess`)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from companion.storage.db import Cycle, CycleMentorship, Mentorship, Program, SessionRecord
+
+
+@dataclass
+class CyclePair:
+    cycle: Cycle
+    cadence_days: int
+    mentor_id: int
+    mentee_id: int
+    sessions: list[date] = field(default_factory=list)
+
+
+def cycle_pairs(
+    session: Session, *, today: date, starts_by: date, user_id: int | None = None
+) -> list[CyclePair]:
+    """The active pairs of every cycle that has not ended by `today` and starts by `starts_by` (only the
+    pairs `user_id` is in, when given), each with its sessions held since the cycle began."""
+    query = (
+        select(Cycle, Program.cadence_days, Mentorship.mentor_user_id, Mentorship.mentee_user_id)
+        .join(Program, Program.id == Cycle.program_id)
+        .join(CycleMentorship, CycleMentorship.cycle_id == Cycle.id)
+        .join(Mentorship, Mentorship.id == CycleMentorship.mentorship_id)
+        .where(Cycle.starts_on <= starts_by, Cycle.ends_on >= today, Mentorship.active.is_(True))
+    )
+    if user_id is not None:
+        query = query.where(or_(Mentorship.mentor_user_id == user_id, Mentorship.mentee_user_id == user_id))
+    pairs = [
+        CyclePair(cycle, cadence, mentor, mentee) for cycle, cadence, mentor, mentee in session.execute(query)
+    ]
+    if not pairs:
+        return pairs
+    first = min(p.cycle.starts_on for p in pairs)
+    held: dict[int, list[tuple[int | None, date]]] = defaultdict(list)
+    for chunk in chunks(sorted({p.mentee_id for p in pairs}), 500):
+        rows = session.execute(
+            select(SessionRecord.mentee_user_id, SessionRecord.mentor_user_id, SessionRecord.held_on).where(
+                SessionRecord.mentee_user_id.in_(chunk), SessionRecord.held_on >= first
+            )
+        )
+        for mentee, mentor, held_on in rows:
+            held[mentee].append((mentor, held_on))
+    for pair in pairs:
+        # a session logged without a mentor counts for the mentee's pair
+        pair.sessions = [d for mentor, d in held[pair.mentee_id] if mentor in (None, pair.mentor_id)]
+    return pairs
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
