@@ -84,27 +84,31 @@ def column_chart(title: str, items: Sequence[tuple[str, float]], *, unit: str = 
 
 
 def line_chart(title: str, points: Sequence[tuple[str, float]], *, maximum: float | None = None) -> Markup:
-    """A trend: one point per (label, value), in order, joined by a line."""
+    """A trend: one point per (label, value), in order, joined by a line; the title is shown above it
+    (trend charts sit side by side with no heading of their own)."""
+    heading = f'<text x="0" y="16" font-size="14" font-weight="600">{escape(title)}</text>'
     if not points:
-        return _svg(title, "no data", 30, '<text x="0" y="20" class="chart-empty">No data yet</text>')
+        empty = '<text x="0" y="40" class="chart-empty">No data yet</text>'
+        return _svg(title, "no data", 50, heading + empty)
     top = maximum if maximum is not None else (max(v for _, v in points) or 1.0)
-    plot_h, base, left = 150, 170, 40
-    step = (_W - left - 20) / max(1, len(points) - 1)
+    plot_h, base, left, right = 130, 180, 70, 70  # side margins keep the end labels inside
+    step = (_W - left - right) / max(1, len(points) - 1)
     coords = [
         (left + i * step if len(points) > 1 else _W / 2, base - min(1.0, v / top) * plot_h)
         for i, (_, v) in enumerate(points)
     ]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
     parts = [
-        f'<line x1="{left}" y1="{base}" x2="{_W - 10}" y2="{base}" stroke="#888"/>',
+        heading,
+        f'<line x1="10" y1="{base}" x2="{_W - 10}" y2="{base}" stroke="#888"/>',
         f'<polyline points="{path}" fill="none" stroke="{_PALETTE[0]}" stroke-width="2"/>',
     ]
     for (label, value), (x, y) in zip(points, coords, strict=True):
         parts.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{_PALETTE[0]}">'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{_PALETTE[0]}">'
             f"<title>{escape(label)}: {_fmt(value)}</title></circle>"
-            f'<text x="{x:.1f}" y="{y - 8:.1f}" text-anchor="middle" font-size="12">{_fmt(value)}</text>'
-            f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle" font-size="12">{escape(label)}</text>'
+            f'<text x="{x:.1f}" y="{y - 9:.1f}" text-anchor="middle" font-size="13">{_fmt(value)}</text>'
+            f'<text x="{x:.1f}" y="{base + 18}" text-anchor="middle" font-size="13">{escape(label)}</text>'
         )
     desc = "; ".join(f"{label}: {_fmt(value)}" for label, value in points)
-    return _svg(title, desc, base + 24, "".join(parts))
+    return _svg(title, desc, base + 26, "".join(parts))

@@ -60,7 +60,7 @@ def _charts(dash: Dashboard) -> dict[str, Markup]:
         points = [(c.cycle.name, c.rating_means[key] or 0.0) for c in dash.trend if c.rating_means.get(key)]
         if points:
             charts[f"trend-rating-{key}"] = line_chart(
-                f"{texts.get(key, key)} Mean rating per cycle (1-5)", points, maximum=5
+                f"{texts.get(key, key)} Mean per cycle (1-5)", points, maximum=5
             )
     return charts
 
