@@ -51,8 +51,7 @@ def test_goal_draft_then_save_and_list(assistant_api: Api) -> None:
     assert [g["statement"] for g in listed] == [g["statement"] for g in body["goals"]]
     assert listed[0]["citations"][0]["chunk_id"] == body["goals"][0]["citations"][0]["chunk_id"]
 
-    edited = {**listed[0], "status": "achieved"}
-    edited.pop("id"), edited.pop("mentee_id")
+    edited = {**listed[0], "status": "achieved"}  # a fetched goal goes back as it came, read-only fields too
     put = api.client.put(f"/v1/mentees/{mentee_id}/goals/{goal_id}", headers=api.auth("mentee"), json=edited)
     assert put.status_code == 200 and put.json()["status"] == "achieved"
     active = api.client.get(f"/v1/mentees/{mentee_id}/goals?status=active", headers=api.auth("mentee")).json()

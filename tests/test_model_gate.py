@@ -141,5 +141,7 @@ def test_the_real_local_model_is_free_after_twenty_abandoned_streams() -> None:
             kept.append(tokens)  # left suspended, never closed
     started = time.monotonic()
     assert isinstance(model.complete(question), str)
-    assert time.monotonic() - started < usual + 3.0
+    # free: in about its usual time (a held lock would wait for the 60 s deadline); the margin is wide
+    # because the machine is shared (one run took 7 s against a usual 1.4 s under a parallel suite)
+    assert time.monotonic() - started < usual * 4 + 5.0
     del kept

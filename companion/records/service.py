@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
 from companion.assistant.models import Citation
@@ -19,9 +19,7 @@ from companion.storage.db import Database, GoalRecord, Person, SessionRecord, Us
 GOAL_STATUSES = ("active", "achieved", "dropped")
 
 
-class GoalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class _GoalFields(BaseModel):
     statement: str = Field(min_length=3, max_length=1000)
     measure: str = Field("", max_length=1000)
     target_date: date | None = None
@@ -30,7 +28,22 @@ class GoalIn(BaseModel):
     status: str = Field("active", pattern="^(active|achieved|dropped)$")
 
 
-class GoalOut(GoalIn):
+# fields of a fetched goal that the server keeps itself: a goal read with GET can be sent back with PUT
+_READ_ONLY_GOAL_FIELDS = ("id", "mentee_id", "closed_on", "cycle_id")
+
+
+class GoalIn(_GoalFields):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_read_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in _READ_ONLY_GOAL_FIELDS}
+        return data
+
+
+class GoalOut(_GoalFields):
     model_config = ConfigDict(from_attributes=True, extra="ignore")
 
     id: int
