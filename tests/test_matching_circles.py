@@ -5,6 +5,7 @@ publishing again adds nothing. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -20,8 +21,8 @@ from companion.matching.schemas import CohortRequest, PairRef
 from companion.program.schemas import PairIn
 from companion.settings import Settings
 from companion.storage.cycle_rules import circle_limit, small_circles
-from companion.storage.db import Cycle, CycleMentorship, Mentorship, Program, User
-from tests.support.app import make_settings
+from companion.storage.db import Cycle, CycleMentorship, MatchRun, Mentorship, Program, User
+from tests.support.app import csrf_of, make_api, make_settings, web_client
 from tests.support.people import link
 
 MENTEES = [f"e{n}" for n in range(1, 8)]
@@ -217,3 +218,26 @@ def test_circle_limit_and_small_circles() -> None:
     assert circle_limit(2, group=True, group_max=5) == 2
     assert circle_limit(10, group=False, group_max=5) == 10
     assert small_circles({1: 0, 2: 1, 3: 3, 4: 2}, group_min=3) == {2: 1, 4: 2}
+
+
+def test_the_matching_page_warns_about_a_small_circle(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, program={"group_max_mentees": 4, "group_min_mentees": 4}, matching={"max_capacity": 10}
+    )
+    services, cycle_id = setup(settings)
+    try:
+        for api in make_api(services):
+            admin = web_client(api, "admin")
+            csrf = csrf_of(admin.get("/admin/matching").text)
+            page = admin.post("/admin/matching/run", data={"csrf_token": csrf, "cycle_id": str(cycle_id)})
+            assert page.status_code == 200
+            found = re.search(r'<ul id="circle-warnings".*?</ul>', page.text, re.S)
+            assert found, "7 mentees in circles of at most 4: one circle has 3, under the minimum of 4"
+            assert found.group(0).count("<li>") == 1
+            assert "would have 3 mentee(s); a group circle needs at least 4" in found.group(0)
+            with services.db.session() as session:
+                run_id = session.scalars(select(MatchRun.id)).one()
+            stored = admin.get(f"/admin/matching?run={run_id}").text
+            assert re.search(r'<ul id="circle-warnings".*?</ul>', stored, re.S).group(0) == found.group(0)  # type: ignore[union-attr]
+    finally:
+        services.close()
