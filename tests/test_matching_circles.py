@@ -241,3 +241,32 @@ def test_the_matching_page_warns_about_a_small_circle(tmp_path: Path) -> None:
             assert re.search(r'<ul id="circle-warnings".*?</ul>', stored, re.S).group(0) == found.group(0)  # type: ignore[union-attr]
     finally:
         services.close()
+
+
+def test_the_command_line_prints_the_circle_warnings(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from companion.cli.main import app
+
+    services, cycle_id = setup(circle_settings(tmp_path), accounts=False)
+    services.close()
+    env = {
+        "COMPANION_DATA_DIR": str(tmp_path / "data"),
+        "COMPANION_EMBEDDINGS__MODE": "fake",
+        "COMPANION_STORE__MODE": "memory",
+        "COMPANION_PROGRAM__GROUP_MAX_MENTEES": "3",
+        "COMPANION_PROGRAM__GROUP_MIN_MENTEES": "3",
+        "COMPANION_MATCHING__MAX_CAPACITY": "10",
+        "COLUMNS": "220",
+    }
+    done = CliRunner().invoke(app, ["match", "--cycle", str(cycle_id), "--dry-run"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "matched 6 of 7 mentees" in done.output
+    assert "Warning:" not in done.output, "two full circles of 3"
+    few = CliRunner().invoke(
+        app,
+        ["match", "--cycle", str(cycle_id), "--dry-run"],
+        env=env | {"COMPANION_PROGRAM__GROUP_MAX_MENTEES": "4", "COMPANION_PROGRAM__GROUP_MIN_MENTEES": "4"},
+    )
+    assert few.exit_code == 0, few.output
+    assert few.output.count("Warning: the circle of ") == 1 and "would have 3 mentee(s)" in few.output
