@@ -101,6 +101,8 @@ def print_cohort(report: CohortReport, show: int) -> None:
             markup=False,
             highlight=False,
         )
+    for warning in report.warnings:
+        console.print(f"Warning: {warning}", markup=False, highlight=False)
     gap = report.total_score - report.greedy.total_score
     share = f", {100 * gap / report.greedy.total_score:+.1f}%" if report.greedy.total_score > 0 else ""
     console.print(

@@ -374,6 +374,11 @@ class CohortReport(BaseModel):
         "program.max_consecutive_cycles cycles just before this one).",
     )
     audit: MatchAudit | None = Field(None, description="Fairness audit: groups served, mentor load.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="For a cycle of a group program: circles the run would leave under "
+        "program.group_min_mentees mentees.",
+    )
 
 
 class RunAcceptance(BaseModel):

@@ -15,7 +15,9 @@ Places left = capacity minus accepted matches. Declined pairs are never proposed
 A cohort run may name a program cycle. Then places and "already has a mentor" count only the pairs of
 that cycle (accepted matches of its runs, and mentorships already in it), a pair that ran together in
 each of the `program.max_consecutive_cycles` cycles just before it (same program, by start date) is ruled
-out as the hard rule "consecutive_cycles", and accepting a match adds its mentorship to the cycle.
+out as the hard rule "consecutive_cycles", and accepting a match adds its mentorship to the cycle under
+the cycle rule of `storage/cycle_rules.py` (one pair per mentee per cycle; in a group program a mentor
+takes at most `program.group_max_mentees`, and circles left under `group_min_mentees` are warned about).
 Every run carries a fairness audit (`audit.py`), also stored in the run's report.
 """
 
@@ -72,6 +74,7 @@ from companion.matching.scoring import (
 )
 from companion.schemas import is_db_id
 from companion.settings import MatchingSettings, ProgramSettings
+from companion.storage.cycle_rules import Refusal, circle_limit, is_group_cycle, join_refusal, small_circles
 from companion.storage.db import (
     Cycle,
     CycleMentorship,
@@ -149,16 +152,23 @@ class MatchingService:
             per_mentor[mentor_id] = per_mentor.get(mentor_id, 0) + 1
         return np.array([per_mentor.get(mid, 0) for mid in state.mentor_ids], dtype=np.int64)
 
-    @staticmethod
-    def _places(state: _State, held_counts: np.ndarray) -> np.ndarray:
-        return np.maximum(0, state.pool.capacity - held_counts).astype(np.int64)
+    def _limits(self, state: _State, group: bool) -> np.ndarray:
+        """Mentees each pool mentor may hold: capacity, capped at program.group_max_mentees for a cycle
+        of a group program."""
+        cap = self.program.group_max_mentees
+        return np.array(
+            [circle_limit(int(c), group=group, group_max=cap) for c in state.pool.capacity], dtype=np.int64
+        )
+
+    def _places(self, state: _State, held_counts: np.ndarray, *, group: bool = False) -> np.ndarray:
+        return np.maximum(0, self._limits(state, group) - held_counts).astype(np.int64)
 
     def _held_pairs(
         self, session: Session, cycle_id: int | None, *, involving: Pair | None = None
     ) -> set[Pair]:
         """Pairs holding a place: every accepted match; for a cycle, the accepted matches of the cycle's
-        runs and the active mentorships already in the cycle. `involving`: only pairs with that mentee
-        or that mentor."""
+        runs and the mentorships already in the cycle (ended ones too, until taken out of it).
+        `involving`: only pairs with that mentee or that mentor."""
         query = select(Match.mentee_id, Match.mentor_id).where(Match.status == "accepted")
         if involving is not None:
             query = query.where((Match.mentee_id == involving[0]) | (Match.mentor_id == involving[1]))
@@ -166,7 +176,8 @@ class MatchingService:
             return {(a, b) for a, b in session.execute(query).tuples()}
         query = query.where(Match.run_id.in_(select(MatchRun.id).where(MatchRun.cycle_id == cycle_id)))
         pairs = {(a, b) for a, b in session.execute(query).tuples()}
-        in_cycle = self._cycle_pairs(session, [cycle_id], active_only=True, involving=involving)
+        # ended pairs still in the cycle count too: the cycle rule (storage/cycle_rules.py) counts them
+        in_cycle = self._cycle_pairs(session, [cycle_id], active_only=False, involving=involving)
         return pairs | in_cycle.get(cycle_id, set())
 
     @staticmethod
@@ -346,9 +357,10 @@ class MatchingService:
             cycle, cycle_brief = (None, None)
             if request.cycle_id is not None:
                 cycle, cycle_brief = self._cycle(session, request.cycle_id)
+            group = cycle is not None and is_group_cycle(session, cycle)
             held = self._held_pairs(session, request.cycle_id)
             held_counts = self._held_counts(state, held)
-            places = self._places(state, held_counts)
+            places = self._places(state, held_counts, group=group)
             accepted = {mentee_id for mentee_id, _ in held}
             taken_text = "already has a mentor in this cycle" if cycle else "already has an accepted mentor"
             chosen = self._cohort_mentees(session, request, accepted)
@@ -440,7 +452,8 @@ class MatchingService:
                 unmatched=unmatched,
                 excluded=excluded,
                 repeat_excluded=excluded.get("consecutive_cycles", 0),
-                audit=self._audit(state, ready, block, optimal, held_counts),
+                audit=self._audit(state, ready, block, optimal, held_counts, self._limits(state, group)),
+                warnings=self._circle_warnings(state, optimal, held_counts) if group else [],
             )
             if request.save:
                 self._save(session, report, created_by=created_by)
@@ -454,6 +467,7 @@ class MatchingService:
         block: ScoreBlock,
         optimal: Assignment,
         held_counts: np.ndarray,
+        limits: np.ndarray,
     ) -> MatchAudit:
         mentees = []
         for i, mentee_id in enumerate(ready):
@@ -474,7 +488,7 @@ class MatchingService:
             MentorOutcome(
                 key=profile.key,
                 name=profile.name,
-                capacity=profile.capacity,
+                capacity=int(limits[row]),
                 held=int(held_counts[row]),
                 assigned=int(assigned[row]),
             )
@@ -486,6 +500,19 @@ class MatchingService:
             warn_points=self.settings.audit_warn_points,
             min_group_size=self.settings.audit_min_group_size,
         )
+
+    def _circle_warnings(self, state: _State, optimal: Assignment, held_counts: np.ndarray) -> list[str]:
+        """Group circles the run would leave under program.group_min_mentees (held + assigned)."""
+        given = optimal.mentor_of[optimal.mentor_of != UNMATCHED]
+        sizes = held_counts + np.bincount(given, minlength=state.pool.size)[: state.pool.size]
+        low = self.program.group_min_mentees
+        small = small_circles({row: int(n) for row, n in enumerate(sizes)}, group_min=low)
+        named = sorted((state.people[state.mentor_ids[row]].name, n) for row, n in small.items())
+        return [
+            f"the circle of {name} would have {n} mentee(s); a group circle needs at least {low} "
+            "(program.group_min_mentees)"
+            for name, n in named
+        ]
 
     def _cohort_mentees(self, session: Session, request: CohortRequest, accepted: set[int]) -> list[int]:
         if request.mentees is None:
@@ -555,6 +582,7 @@ class MatchingService:
                 "cycle": report.cycle.model_dump(mode="json") if report.cycle else None,
                 "excluded": report.excluded,
                 "repeat_excluded": report.repeat_excluded,
+                "warnings": report.warnings,
                 "audit": report.audit.model_dump(mode="json") if report.audit else None,
             },
         )
@@ -668,51 +696,65 @@ class MatchingService:
             except Conflict as exc:
                 skipped.append(f"match {match_id}: {exc.message}")
         if cycle_id is not None:
-            self._join_run_cycle(run_id, cycle_id)
+            skipped.extend(self._join_run_cycle(run_id, cycle_id))
         return accepted, skipped
 
-    def _join_run_cycle(self, run_id: int, cycle_id: int) -> int:
+    def _join_run_cycle(self, run_id: int, cycle_id: int) -> list[str]:
         """Add the mentorships of every accepted match of the run to its cycle (again: no change, so a
-        pair whose accounts were linked after it was accepted joins on the next publish)."""
+        pair whose accounts were linked after it was accepted joins on the next publish). Returns why
+        pairs the cycle rule refused were left out."""
         mentee, mentor = aliased(Person), aliased(Person)
+        refused: list[str] = []
         with self.db.session() as session:
+            cycle = session.get(Cycle, cycle_id)
+            if cycle is None:
+                return refused
+            group = is_group_cycle(session, cycle)
             rows = session.execute(
-                select(Mentorship)
+                select(Mentorship, mentee, mentor)
                 .join(mentee, mentee.user_id == Mentorship.mentee_user_id)
                 .join(mentor, mentor.user_id == Mentorship.mentor_user_id)
                 .join(Match, (Match.mentee_id == mentee.id) & (Match.mentor_id == mentor.id))
                 .where(Match.run_id == run_id, Match.status == "accepted")
-            ).scalars()
-            return sum(self._join_cycle(session, cycle_id, m) for m in rows)
+                .order_by(Match.id)
+            ).tuples()
+            for pair, mentee_row, mentor_row in rows:
+                refusal = self._join_cycle(session, cycle, pair, group=group)
+                if refusal is not None:
+                    refused.append(f"cycle {cycle.name!r}: {_refusal_text(refusal, mentee_row, mentor_row)}")
+        return refused
 
-    @staticmethod
-    def _join_cycle(session: Session, cycle_id: int, mentorship: Mentorship) -> bool:
-        """Put the mentorship in the cycle unless it is there already. True when a row was added."""
-        present = session.scalar(
-            select(CycleMentorship.id).where(
-                CycleMentorship.cycle_id == cycle_id, CycleMentorship.mentorship_id == mentorship.id
-            )
+    def _join_cycle(
+        self, session: Session, cycle: Cycle, mentorship: Mentorship, *, group: bool
+    ) -> Refusal | None:
+        """Put the mentorship in the cycle unless it is there already (no change, not a refusal). The
+        refusal when the cycle rule forbids it (the mentee has another pair there, or the circle is full)."""
+        refusal = join_refusal(
+            session, cycle, mentorship, group=group, group_max=self.program.group_max_mentees
         )
-        cycle = session.get(Cycle, cycle_id)
-        if present is not None or cycle is None:
-            return False
+        if refusal is not None:
+            return None if refusal.rule == "in_cycle" else refusal
         today = utcnow().date()
         session.add(
             CycleMentorship(
-                cycle_id=cycle_id, mentorship_id=mentorship.id, joined_on=max(today, cycle.starts_on)
+                cycle_id=cycle.id, mentorship_id=mentorship.id, joined_on=max(today, cycle.starts_on)
             )
         )
         session.flush()
-        return True
+        return None
 
     def _finalize(self, session: Session, match: Match, mentee: Person, mentor: Person) -> None:
         run = session.get(MatchRun, match.run_id) if match.run_id is not None else None
         cycle_id = run.cycle_id if run is not None else None
+        cycle = session.get(Cycle, cycle_id) if cycle_id is not None else None
+        group = cycle is not None and is_group_cycle(session, cycle)
+        limit = circle_limit(mentor.capacity, group=group, group_max=self.program.group_max_mentees)
         held = self._held_pairs(session, cycle_id, involving=(mentee.id, mentor.id))
         others = {a for a, b in held if b == mentor.id and a != mentee.id}
         within = " in this cycle" if cycle_id is not None else ""
-        if len(others) >= mentor.capacity:
-            raise Conflict(f"{mentor.name} has no places left{within} (capacity {mentor.capacity})")
+        if len(others) >= limit:
+            what = "a group circle's most" if limit < mentor.capacity else "capacity"
+            raise Conflict(f"{mentor.name} has no places left{within} ({what} {limit})")
         if any(a == mentee.id and b != mentor.id for a, b in held):
             raise Conflict(f"{mentee.name} already has an accepted mentor{within}")
         match.status = "accepted"
@@ -723,8 +765,10 @@ class MatchingService:
         )
         if mentor.user_id is not None and mentee.user_id is not None:
             pair = link_mentorship(session, mentor_user_id=mentor.user_id, mentee_user_id=mentee.user_id)
-            if cycle_id is not None:
-                self._join_cycle(session, cycle_id, pair)
+            if cycle is not None:
+                refusal = self._join_cycle(session, cycle, pair, group=group)
+                if refusal is not None:  # the whole acceptance is rolled back
+                    raise Conflict(_refusal_text(refusal, mentee, mentor))
 
     def _match_out(self, session: Session, match: Match) -> MatchOut:
         mentee, mentor = session.get(Person, match.mentee_id), session.get(Person, match.mentor_id)
@@ -743,6 +787,18 @@ class MatchingService:
             mentee_accepted=match.mentee_accepted,
             linked=_linked(session, mentor, mentee),
         )
+
+
+def _refusal_text(refusal: Refusal, mentee: Person, mentor: Person) -> str:
+    if refusal.rule == "circle_full":
+        return (
+            f"{mentor.name}'s group circle already has {refusal.circle} mentees "
+            "(program.group_max_mentees); the pair was not added to the cycle"
+        )
+    return (
+        f"{mentee.name} already has another pair in this cycle (a mentee has one pair per cycle); "
+        f"the pair with {mentor.name} was not added to it"
+    )
 
 
 def _run_out(run: MatchRun) -> RunOut:

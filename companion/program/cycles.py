@@ -37,6 +37,7 @@ from companion.program.schemas import (
     slug_key,
 )
 from companion.settings import ProgramSettings
+from companion.storage.cycle_rules import circle_sizes, join_refusal, small_circles
 from companion.storage.db import (
     Cycle,
     CycleMentorship,
@@ -386,28 +387,24 @@ class ProgramService:
     # ---- helpers -------------------------------------------------------------------------------------
 
     def _check_pair_fits(self, session: Session, cycle: Cycle, kind: str, mentorship: Mentorship) -> None:
-        members = session.execute(
-            select(Mentorship.id, Mentorship.mentor_user_id, Mentorship.mentee_user_id)
-            .join(CycleMentorship, CycleMentorship.mentorship_id == Mentorship.id)
-            .where(CycleMentorship.cycle_id == cycle.id)
-        ).all()
-        if any(mid == mentorship.id for mid, _, _ in members):
+        refusal = join_refusal(
+            session, cycle, mentorship, group=kind == "group", group_max=self.settings.group_max_mentees
+        )
+        if refusal is None:
+            return
+        if refusal.rule == "in_cycle":
             raise Conflict(f"mentorship {mentorship.id} is already in cycle {cycle.name!r}")
-        other = next((mentor for _, mentor, mentee in members if mentee == mentorship.mentee_user_id), None)
-        if other is not None:
+        if refusal.rule == "mentee_taken":
             raise Conflict(
                 f"{_user_name(session, mentorship.mentee_user_id)} is already in cycle {cycle.name!r} with "
-                f"mentor {_user_name(session, other)}; a mentee has one pair per cycle "
-                "(remove that pair first)"
+                f"mentor {_user_name(session, refusal.other_mentor_user_id or 0)}; a mentee has one pair "
+                "per cycle (remove that pair first)"
             )
-        if kind == "group":
-            circle = sum(1 for _, mentor, _ in members if mentor == mentorship.mentor_user_id)
-            if circle >= self.settings.group_max_mentees:
-                raise InvalidInput(
-                    f"the circle of {_user_name(session, mentorship.mentor_user_id)} in cycle {cycle.name!r} "
-                    f"already has {circle} mentees, the most a group circle may have "
-                    f"(setting program.group_max_mentees = {self.settings.group_max_mentees})"
-                )
+        raise InvalidInput(
+            f"the circle of {_user_name(session, mentorship.mentor_user_id)} in cycle {cycle.name!r} "
+            f"already has {refusal.circle} mentees, the most a group circle may have "
+            f"(setting program.group_max_mentees = {self.settings.group_max_mentees})"
+        )
 
     def _check_circles_fit(self, session: Session, program_id: int) -> None:
         """Before a program becomes a group program: no circle of its cycles is over the maximum."""
@@ -460,18 +457,12 @@ class ProgramService:
     def _warnings(self, session: Session, cycle: Cycle, program: Program) -> list[str]:
         if program.kind != "group":
             return []
-        rows = session.execute(
-            select(Mentorship.mentor_user_id, func.count(Mentorship.id))
-            .join(CycleMentorship, CycleMentorship.mentorship_id == Mentorship.id)
-            .where(CycleMentorship.cycle_id == cycle.id)
-            .group_by(Mentorship.mentor_user_id)
-        ).all()
         low = self.settings.group_min_mentees
+        small = small_circles(circle_sizes(session, cycle.id), group_min=low)
         return [
             f"the circle of {_user_name(session, mentor)} has {size} mentee(s); "
             f"a group circle needs at least {low}"
-            for mentor, size in sorted(rows, key=lambda r: _user_name(session, r[0]).lower())
-            if size < low
+            for mentor, size in sorted(small.items(), key=lambda r: _user_name(session, r[0]).lower())
         ]
 
 

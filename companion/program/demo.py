@@ -367,6 +367,9 @@ def _survey(
     session: Session, rng: random.Random, cycle: Cycle, pairs: list[_Pair], *, answers: int, today: date
 ) -> int:
     opens = due_in_week(cycle.starts_on, 12) - timedelta(days=6)
+    closes = opens + timedelta(days=20)
+    if cycle.starts_on <= today <= cycle.ends_on:  # the running cycle's survey is still open today, so
+        closes = max(closes, today + timedelta(days=14))  # a demo participant can answer it at once
     survey = Survey(
         cycle_id=cycle.id,
         kind="mid",
@@ -374,7 +377,7 @@ def _survey(
         title=f"Mid-cycle check-in, {cycle.name}",
         questions=QUESTIONS,
         opens_on=opens,
-        closes_on=opens + timedelta(days=20),
+        closes_on=closes,
     )
     session.add(survey)
     session.flush()

@@ -133,6 +133,7 @@ def _review_of_report(report: CohortReport) -> dict[str, Any]:
         "proposed": sum(1 for m in report.matches if m.status == "proposed") if report.run_id else 0,
         "audit": _audit_view(report.audit),
         "cycle_id": report.cycle.id if report.cycle else None,
+        "warnings": report.warnings,
     }
 
 
@@ -168,7 +169,13 @@ def _review_of_run(services: ServicesDep, admin: AdminPage, run_id: int) -> dict
         "proposed": statuses.get("proposed", 0),
         "audit": _audit_view(run.audit),
         "cycle_id": run.cycle_id,
+        "warnings": _stored_warnings(run.report.get("warnings")),
     }
+
+
+def _stored_warnings(value: object) -> list[str]:
+    """The circle warnings kept in a stored run's report (none in runs stored before them)."""
+    return [w for w in value if isinstance(w, str)] if isinstance(value, list) else []
 
 
 def _pinned_text(matches: list[MatchOut]) -> str:
