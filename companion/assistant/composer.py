@@ -211,12 +211,7 @@ def chunk_candidates(text: str, heading: str, n: int = 0) -> list[Candidate]:
     for i, unit in enumerate(units):
         before = units[i - 1] if i > 0 else ""
         after = units[i + 1] if i + 1 < len(units) else ""
-        windows = tuple(
-            dict.fromkeys(
-                w for w in (f"{before} {unit}".strip(), f"{unit} {after}".strip(), " ".join(
-                    p for p in (before, unit, after) if p)) if w != unit
-            )
-        )
+        windows = tuple(w for w in (f"{before} {unit}", f"{unit} {after}") if w.strip() != unit)
         context = f"{section}: {unit}" if section else unit
         found.append(Candidate(n, i, unit, context, windows))
     return found
