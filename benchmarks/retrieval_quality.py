@@ -43,8 +43,6 @@ BOOSTS = (0.0, 0.02, 0.1)
 KEYWORD_CANDIDATES = (0, 10)
 CANDIDATES = (30,)
 MAX_PER_SOURCE = (0, 2)
-SENTENCE_TOP = (1, 2)
-HEADING_WEIGHTS = (0.0, 0.1, 0.2)
 WIDE = 50
 
 
@@ -132,12 +130,8 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 "keyword_candidates": n,
                 "candidates": c,
                 "max_per_source": m,
-                "sentence_top": t,
-                "heading_weight": h,
             }
         )
-        for t in SENTENCE_TOP
-        for h in HEADING_WEIGHTS
         for m in MAX_PER_SOURCE
         for w in SENTENCE_WEIGHTS
         for b in BOOSTS
@@ -159,8 +153,6 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 "keyword_candidates": best.keyword_candidates,
                 "candidates": best.candidates,
                 "max_per_source": best.max_per_source,
-                "sentence_top": best.sentence_top,
-                "heading_weight": best.heading_weight,
             }
         )
         for i in fold:
@@ -172,7 +164,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         )
     grid_scores = {
         f"sw {s.sentence_weight} kb {s.keyword_boost} kc {s.keyword_candidates} c {s.candidates} "
-        f"mps {s.max_per_source} top {s.sentence_top} hw {s.heading_weight}": score(s, everyone)
+        f"mps {s.max_per_source}": score(s, everyone)
         for s in grid
     }
     width = max(len(name) for name in table)
@@ -200,11 +192,8 @@ def _objective(row: dict[str, float]) -> float:
 
 
 def _simpler(settings: Any) -> tuple[float, ...]:
-    """Tie-break: fewer moving parts (no heading term, one sentence, no guide limit, no keyword boost,
-    fewer candidates) win."""
+    """Tie-break: fewer moving parts (no guide limit, no keyword boost, fewer candidates) win."""
     return (
-        -settings.heading_weight,
-        -settings.sentence_top,
         -settings.max_per_source if settings.max_per_source else 0,
         -settings.keyword_boost,
         -settings.keyword_candidates,
@@ -222,14 +211,7 @@ def _sources(found: Any, settings: Any, k: int) -> list[str]:
     kept = {c.id for c in dense} | {c.id for c, _ in keyword}
     scores = {cid: s for cid, s in found.keyword_scores.items() if cid in kept}
     sentence = {cid: s for cid, s in found.sentence.items() if cid in kept}
-    narrowed = Candidates(
-        dense=dense,
-        keyword=keyword,
-        keyword_scores=scores,
-        sentence=sentence,
-        sentences={cid: s for cid, s in found.sentences.items() if cid in kept},
-        heading={cid: s for cid, s in found.heading.items() if cid in kept},
-    )
+    narrowed = Candidates(dense=dense, keyword=keyword, keyword_scores=scores, sentence=sentence)
     ranked = drop_duplicates(
         rank(narrowed, settings), k, settings.duplicate_threshold, settings.max_per_source
     )

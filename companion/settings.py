@@ -99,21 +99,6 @@ class RetrievalSettings(BaseModel):
         description="`rerank` ranking: most a keyword match adds to a chunk's score (the best keyword score "
         "among the candidates gets all of it, others their share).",
     )
-    sentence_top: int = Field(
-        1,
-        ge=1,
-        le=4,
-        description="`rerank` ranking: the sentence score is the mean of the chunk's `sentence_top` "
-        "best-matching sentences (1: the best one alone; 2 rewards a chunk whose answer takes two "
-        "sentences).",
-    )
-    heading_weight: float = Field(
-        0.0,
-        ge=0,
-        le=1,
-        description="`rerank` ranking: weight of the query's similarity with the chunk's own section "
-        "heading, added to its score (0: the heading only counts as one of its sentences).",
-    )
     keyword_candidates: int = Field(
         10,
         ge=0,

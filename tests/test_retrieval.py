@@ -63,24 +63,6 @@ def test_rerank_by_the_best_matching_sentence() -> None:
     assert [s.chunk.id for s in no_rerank] == ["topic", "answer"]
 
 
-def test_rerank_options_two_best_sentences_and_the_heading() -> None:
-    found = Candidates(
-        dense=[_chunk("one", 0.60), _chunk("two", 0.60)],
-        keyword=[],
-        sentence={"one": 0.90, "two": 0.80},
-        sentences={"one": [0.90, 0.30], "two": [0.80, 0.80]},  # "two" answers in two sentences
-        heading={"one": 0.20, "two": 0.70},
-    )
-    settings = RetrievalSettings(ranking="rerank", sentence_weight=0.5, keyword_boost=0.0)
-    assert [s.chunk.id for s in rank(found, settings)] == ["one", "two"], "the best sentence alone"
-    top2 = rank(found, settings.model_copy(update={"sentence_top": 2}))
-    # one: 0.3 + 0.5 x mean(0.90, 0.30) = 0.60; two: 0.3 + 0.5 x 0.80 = 0.70
-    assert [(s.chunk.id, round(s.score, 4)) for s in top2] == [("two", 0.7), ("one", 0.6)]
-    headed = rank(found, settings.model_copy(update={"heading_weight": 0.2}))
-    # one: 0.75 + 0.04; two: 0.70 + 0.14
-    assert [(s.chunk.id, round(s.score, 4)) for s in headed] == [("two", 0.84), ("one", 0.79)]
-
-
 def test_a_guide_limit_keeps_others_first_and_fills_with_the_rest() -> None:
     ranked = [
         Scored(

@@ -27,7 +27,7 @@ from companion.errors import CompanionError, InvalidInput
 from companion.knowledge.embeddings import TextEmbedder
 from companion.knowledge.keyword import KeywordSearch
 from companion.knowledge.schemas import RetrievedChunk
-from companion.knowledge.sentences import similarities
+from companion.knowledge.sentences import best_similarity
 from companion.knowledge.store import StoredChunk, VectorStore
 from companion.settings import RetrievalSettings
 
@@ -45,15 +45,6 @@ class Candidates:
     keyword: list[tuple[StoredChunk, float]]
     keyword_scores: dict[str, float] = field(default_factory=dict)
     sentence: dict[str, float] = field(default_factory=dict)
-    sentences: dict[str, list[float]] = field(default_factory=dict)  # sentences and heading, best first
-    heading: dict[str, float] = field(default_factory=dict)
-
-    def sentence_score(self, chunk_id: str, top: int) -> float | None:
-        """The best sentence similarity (`top` 1), or the mean of the `top` best (heading included)."""
-        if top <= 1 or chunk_id not in self.sentences:
-            return self.sentence.get(chunk_id)
-        best = self.sentences[chunk_id][:top]
-        return sum(best) / len(best)
 
 
 @dataclass(frozen=True)
@@ -137,25 +128,12 @@ class Retriever:
                 scores[hit.chunk.id] = hit.score
         found = Candidates(dense=dense, keyword=[(h.chunk, h.score) for h in hits], keyword_scores=scores)
         if settings.ranking == "rerank" and settings.sentence_weight > 0 and vector is not None:
-            chunks = {c.id: c for c in [*dense, *(h.chunk for h in hits)]}
-            for cid, blob in self.keyword.sentence_vectors(list(chunks)).items():
-                _note_sentences(found, cid, similarities(blob, vector), _has_heading(chunks.get(cid)))
+            ids = list(dict.fromkeys([*(c.id for c in dense), *(h.chunk.id for h in hits)]))
+            for cid, blob in self.keyword.sentence_vectors(ids).items():
+                similarity = best_similarity(blob, vector)
+                if similarity is not None:
+                    found.sentence[cid] = similarity
         return found
-
-
-def _has_heading(chunk: StoredChunk | None) -> bool:
-    return chunk is not None and bool(str(chunk.metadata.get("heading", "")).split(" > ")[-1].strip())
-
-
-def _note_sentences(found: Candidates, cid: str, scores: Any, heading: bool) -> None:
-    """Record a chunk's best sentence similarity (heading included, as before), all of them best first,
-    and its heading's similarity."""
-    if scores is None or len(scores) == 0:
-        return
-    found.sentence[cid] = float(scores.max())
-    found.sentences[cid] = sorted((float(x) for x in scores), reverse=True)
-    if heading:
-        found.heading[cid] = float(scores[-1])
 
 
 def rank(found: Candidates, settings: RetrievalSettings) -> list[Scored]:
@@ -179,11 +157,9 @@ def rank(found: Candidates, settings: RetrievalSettings) -> list[Scored]:
         sim = similarity.get(cid)
         kw = keyword.get(cid)
         base = floor if sim is None else sim
-        sentence = found.sentence_score(cid, settings.sentence_top)
-        sentence = base if sentence is None else sentence
+        sentence = found.sentence.get(cid, base)
         boost = settings.keyword_boost * (kw / best) if kw and best > 0 else 0.0
-        heading = settings.heading_weight * found.heading.get(cid, 0.0)
-        scored.append(Scored(chunk, (1 - weight) * base + weight * sentence + boost + heading, sim, kw))
+        scored.append(Scored(chunk, (1 - weight) * base + weight * sentence + boost, sim, kw))
     return sorted(scored, key=lambda s: (-s.score, s.chunk.id))
 
 

@@ -56,12 +56,3 @@ def best_similarity(blob: bytes | None, query: np.ndarray) -> float | None:
         return None
     matrix = np.frombuffer(blob, dtype=np.float16).reshape(-1, query.shape[0])
     return float((matrix.astype(np.float32) @ query).max())
-
-
-def similarities(blob: bytes | None, query: np.ndarray) -> np.ndarray | None:
-    """Cosine similarity of the query with every stored sentence, in stored order (the heading, when the
-    chunk has one, last); None when none are stored."""
-    if not blob:
-        return None
-    matrix = np.frombuffer(blob, dtype=np.float16).reshape(-1, query.shape[0])
-    return np.asarray(matrix.astype(np.float32) @ query)
