@@ -191,6 +191,9 @@ _SPECIFIC = re.compile(
     re.I,
 )  # a count, a duration, a frequency or a date: the concrete detail an answer usually needs
 _DANGLING = re.compile(r"(?:They|It|This|These|That|Those|He|She)\b")
+RANK_PRIOR = 0.15  # added to a sentence of the chunk ranked n: RANK_PRIOR / n
+SPECIFIC_PRIOR = 0.05  # added to a sentence with a count, a duration, a frequency or a date
+OVERLAP_WEIGHT = 0.15  # times the share of the question's words the sentence has
 
 
 def quotable(unit: str) -> bool:
@@ -275,10 +278,10 @@ def compose_answer(
     overlap = np.array(
         [len(wanted & set(tokenize(c.text))) / len(wanted) if wanted else 0.0 for c in candidates]
     )
-    rank_prior = np.array([0.15 / c.n for c in candidates])
-    specific = np.array([0.05 if _SPECIFIC.search(c.text) else 0.0 for c in candidates])
+    rank_prior = np.array([RANK_PRIOR / c.n for c in candidates])
+    specific = np.array([SPECIFIC_PRIOR if _SPECIFIC.search(c.text) else 0.0 for c in candidates])
     dangling = np.array([0.05 if _DANGLING.match(c.text) else 0.0 for c in candidates])
-    relevance = similarity + 0.15 * overlap + rank_prior + specific - dangling
+    relevance = similarity + OVERLAP_WEIGHT * overlap + rank_prior + specific - dangling
     return " ".join(
         _cited(candidates[i].text, candidates[i].n)
         for i in _select(candidates, sentence_rows, relevance, max_sentences, diversity, follow, gap)
