@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from companion.assistant.composer import SentenceVectors, text_units
+from companion.assistant.composer import SentenceVectors, answer_views
 from companion.assistant.generation import Generator
 from companion.assistant.llm import ChatModel, build_chat_model
 from companion.assistant.policy import CalibrationStore, PolishPolicy
@@ -152,8 +152,10 @@ class Services:
         return SentenceVectors(self.embedder)
 
     def warm_sentences(self) -> int:
-        """Embed every stored guide sentence once, so the first questions do not wait for it."""
-        texts = [unit for chunk in self.store.iter_all() for unit in text_units(chunk.text)]
+        """Embed every stored guide sentence (with its heading and neighbours, as the composer reads it)
+        once, so the first questions do not wait for it."""
+        chunks = [(c.text, str(c.metadata.get("heading", ""))) for c in self.store.iter_all()]
+        texts = answer_views(chunks)
         return self.sentence_vectors.warm(texts)
 
     @cached_property

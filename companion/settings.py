@@ -239,6 +239,17 @@ class AssistantSettings(BaseModel):
         "the first answers do not wait for it.",
     )
     k: int = Field(5, ge=1, le=20, description="Guide chunks retrieved as grounding for each assistant task.")
+    answer_pool: int = Field(
+        12,
+        ge=1,
+        le=40,
+        description="`ask`: chunks the grounded composer picks answer sentences from: the `k` shown as "
+        "sources, then the next best in ranking order without the per-guide limit. An answer that quotes "
+        "one of the extra chunks lists it among its sources too.",
+    )
+    answer_sentences: int = Field(
+        6, ge=1, le=12, description="`ask`: most sentences in the grounded composer's answer."
+    )
     min_similarity: float = Field(
         0.25,
         ge=-1,

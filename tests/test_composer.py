@@ -12,7 +12,9 @@ import pytest
 from companion.assistant.composer import (
     SentenceVectors,
     answer_candidates,
+    answer_views,
     blockers_in,
+    chunk_candidates,
     compose_agenda,
     compose_answer,
     compose_feedback,
@@ -95,6 +97,34 @@ def test_a_hostile_chunk_is_never_quoted_or_cited() -> None:
     assert all(c.n == 2 for c in answer_candidates(grounding))
     only_hostile = Grounding.of([poisoned])
     assert compose_answer("How often do pairs meet?", only_hostile, FakeEmbedder(256)) is None
+
+
+def test_lists_and_sentences_about_the_guide() -> None:
+    asked = text_units("The pair asks three questions:\n\n- Is the goal still relevant?\n- Is it doable?")
+    assert asked == ["The pair asks three questions: Is the goal still relevant; Is it doable."]
+    long_items = [f"- item {i} " + "with a long explanation of what to do " * 3 for i in range(6)]
+    units = text_units("Do these things:\n\n" + "\n".join(long_items))
+    assert units[0] == "Do these things:" and len(units) == 7, "too long to join: the items stand alone"
+    about = chunk(1, "# Sessions\n\nThis guide explains how sessions run. Pairs meet every two weeks.")
+    assert [c.text for c in answer_candidates(Grounding.of([about]))] == ["Pairs meet every two weeks."]
+
+
+def test_each_sentence_is_judged_with_its_heading_and_its_neighbours() -> None:
+    text = "An async check-in is a short written note. It can follow a pattern: one thing done, one stuck."
+    first, second = chunk_candidates(text, "Guide > Async check-ins", 3)
+    assert second.n == 3 and second.in_context == "Async check-ins: " + second.text
+    assert any(first.text in w and second.text in w for w in second.windows), "the one before it joins it"
+    assert answer_views([(text, "Guide > Async check-ins")]) == [*first.views, *second.views]
+
+
+def test_the_answer_lists_the_shown_sources_and_the_pool_chunks_it_quotes_renumbered() -> None:
+    pool = Grounding.of([SESSIONS, AWARD, FEEDBACK, chunk(4, "# Circles\n\nCircles meet monthly.")], shown=2)
+    narrowed, answer = pool.narrowed("Pairs meet every two weeks [1]. Circles meet monthly [4].")
+    assert [c.chunk_id for c in narrowed.citations] == ["c1", "c2", "c4"]
+    assert [c.n for c in narrowed.citations] == [1, 2, 3]
+    assert answer == "Pairs meet every two weeks [1]. Circles meet monthly [3]."
+    shown_only, none = pool.narrowed(None)
+    assert none is None and [c.chunk_id for c in shown_only.citations] == ["c1", "c2"]
 
 
 def test_sentence_vectors_encode_each_guide_sentence_once() -> None:
@@ -297,3 +327,21 @@ def test_warming_embeds_every_stored_guide_sentence_once(tmp_path: Path) -> None
     services = build(tmp_path, [])
     first = services.warm_sentences()
     assert first > 0 and services.warm_sentences() == 0, "the second warm-up finds nothing new"
+
+
+def test_ask_quotes_from_the_wider_pool_and_lists_what_it_quotes(tmp_path: Path) -> None:
+    from companion.assistant.models import AskRequest
+    from tests.support.assistant import ADMIN, build
+
+    services = build(tmp_path, [], extra={"assistant": {"k": 1, "answer_pool": 3}})
+    question = "How do I give feedback on behaviour, set SMART goals and time-box the agenda?"
+    pool = services.retriever.retrieve(query=question, k=1, extra=2)
+    assert len(pool) == 3
+    response = services.mentoring.ask(ADMIN, AskRequest(question=question), policy="never")
+    assert response.sources[0].chunk_id == pool[0].id, "the shown source is the top chunk"
+    markers = sorted({int(n) for n in re.findall(r"\[(\d+)\]", response.answer)})
+    assert markers == [c.n for c in response.citations]
+    assert [c.n for c in response.sources] == list(range(1, len(response.sources) + 1))
+    beyond = {c.chunk_id for c in response.sources[1:]}
+    assert beyond <= {c.id for c in pool[1:]} and beyond <= {c.chunk_id for c in response.citations}
+    assert len(response.sources) > 1, "a sentence of a pool chunk beyond k was quoted and is listed"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from companion.knowledge.chunking import chunk_document
 from companion.knowledge.loaders import UnreadableFile, check_content, load_bytes
 from tests.support.documents import make_docx, make_pdf
 
@@ -63,6 +64,29 @@ def test_pdf_pages_become_sections() -> None:
     assert "Second page about impact." in loaded.text
     assert [h.text for h in loaded.headings] == ["Page 1", "Page 2"]
     assert loaded.title == "Feedback basics"
+
+
+def test_pdf_headings_are_the_lines_in_a_larger_font() -> None:
+    data = make_pdf(
+        [
+            ["# Feedback Guide", "## Situation and behaviour", "Describe the situation first.",
+             "Then name what the person did, not who they are."],
+            ["## Impact", "Say what effect it had.", "## The next step", "Agree one thing to try."],
+        ]
+    )  # fmt: skip
+    loaded = load_bytes(data, "feedback.pdf")
+    assert [(h.level, h.text) for h in loaded.headings] == [
+        (1, "Feedback Guide"),
+        (2, "Situation and behaviour"),
+        (2, "Impact"),
+        (2, "The next step"),
+    ]
+    for heading in loaded.headings:
+        assert loaded.text[heading.offset :].startswith(heading.text)
+    assert "Describe the situation first." in loaded.text and loaded.title == "Feedback Guide"
+    chunks = chunk_document(loaded, source="feedback.pdf", chunk_size=60, chunk_overlap=0)
+    impact = next(c for c in chunks if "effect it had" in c.text)
+    assert impact.heading_path == "Feedback Guide > Impact", "a PDF chunk carries its section heading"
 
 
 def test_pdf_title_from_metadata() -> None:

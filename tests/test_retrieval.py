@@ -12,7 +12,7 @@ from companion.container import Services
 from companion.errors import InvalidInput
 from companion.knowledge.embeddings import FakeEmbedder
 from companion.knowledge.keyword import KeywordSearch, query_terms, tokenize
-from companion.knowledge.retrieval import Candidates, Retriever, Scored, drop_duplicates, rank
+from companion.knowledge.retrieval import Candidates, Retriever, Scored, drop_duplicates, rank, widen
 from companion.knowledge.sentences import best_similarity, encode_sentences, sentences
 from companion.knowledge.store import StoredChunk
 from companion.settings import RetrievalSettings, Settings
@@ -76,6 +76,27 @@ def test_a_guide_limit_keeps_others_first_and_fills_with_the_rest() -> None:
     assert [s.chunk.id for s in drop_duplicates(ranked, 4, 1.0)] == ["a1", "a2", "a3", "b1"]
     assert [s.chunk.id for s in drop_duplicates(ranked, 4, 1.0, max_per_source=1)] == ["a1", "b1", "c1", "a2"]
     assert [s.chunk.id for s in drop_duplicates(ranked, 3, 1.0, max_per_source=2)] == ["a1", "a2", "b1"]
+
+
+def test_a_wider_pool_follows_the_shown_chunks_in_ranking_order_without_the_guide_limit() -> None:
+    ranked = [
+        Scored(StoredChunk(id=cid, text=text, metadata={"source": cid[0]}), 1 - i / 10, None, None)
+        for i, (cid, text) in enumerate(
+            [
+                ("a1", "pairs meet every two weeks"),
+                ("a2", "a session lasts an hour"),
+                ("a3", "pairs meet every two weeks"),  # a near duplicate of a1
+                ("b1", "the award is given in december"),
+                ("a4", "book the sessions as a recurring meeting"),
+                ("c1", "circles meet once a month"),
+            ]
+        )
+    ]
+    shown = drop_duplicates(ranked, 3, 0.8, max_per_source=1)
+    assert [s.chunk.id for s in shown] == ["a1", "b1", "c1"]
+    more = widen(ranked, shown, 2, 0.8)
+    assert [s.chunk.id for s in more] == ["a2", "a4"], "next best, same guide allowed, duplicate skipped"
+    assert widen(ranked, shown, 0, 0.8) == []
 
 
 def test_sentences_drop_markup_and_end_with_the_heading() -> None:
@@ -244,6 +265,9 @@ def test_results_are_cited_and_ranked(services: Services, tmp_path: Path) -> Non
     assert results[0].heading == "Goals > SMART"
     assert results[0].dense_similarity is not None and results[0].keyword_score is not None
     assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+    pool = services.retriever.retrieve(query="measurable SMART goals", k=2, extra=1)
+    assert [r.id for r in pool[:2]] == [r.id for r in results[:2]], "the shown chunks do not change"
+    assert len(pool) == 3 and pool[2].id not in {r.id for r in pool[:2]}
 
 
 def test_keyword_ranking_rescues_exact_terms(services: Services, tmp_path: Path) -> None:

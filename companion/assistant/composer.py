@@ -97,9 +97,19 @@ class SentenceVectors:
 
 @dataclass(frozen=True)
 class Candidate:
-    n: int  # citation number of the chunk
+    """A quotable sentence of chunk `n` (its citation number) with the texts that judge its relevance:
+    the sentence under its section heading, and the sentence with its neighbours in the chunk (a sentence
+    like "It can follow a simple pattern: ..." only means something beside the one before it)."""
+
+    n: int
     position: int
     text: str
+    in_context: str = ""
+    windows: tuple[str, ...] = ()
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        return (self.text, self.in_context or self.text, *(self.windows or (self.text,)))
 
 
 _TABLE_RULE = re.compile(r"^:?-{2,}:?$")
@@ -123,8 +133,9 @@ def _table_sentences(lines: list[str]) -> list[str]:
 
 
 def text_units(text: str) -> list[str]:
-    """The quotable sentences of a guide chunk: no headings, no table rules, table rows as sentences, and
-    a list that follows a line ending in ':' joined to that line ("Winners receive: a lantern; ...")."""
+    """The sentences of a guide chunk: no headings, no table rules, table rows as sentences, and a list
+    that follows a line ending in ':' joined to that line ("Winners receive: a lantern; ...") unless that
+    makes it too long to quote, when the items stand alone."""
     units: list[str] = []
     for block in re.split(r"\n\s*\n", text):
         lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
@@ -137,8 +148,9 @@ def text_units(text: str) -> list[str]:
         items: list[str] = []
 
         def flush(paragraph: list[str] = paragraph, items: list[str] = items) -> None:
-            if items and units and units[-1].endswith(":"):
-                units[-1] = _sentence(units[-1] + " " + "; ".join(i.rstrip(".;") for i in items))
+            joined = (units[-1] + " " + "; ".join(i.rstrip(".;?!") for i in items)) if units else ""
+            if items and units and units[-1].endswith(":") and len(joined) <= 480:
+                units[-1] = _sentence(joined)
             else:
                 for item in items:
                     units.extend(_split(item))
@@ -168,20 +180,67 @@ def _split(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(_plain(text)) if s.strip()]
 
 
+_ABOUT_THE_GUIDE = re.compile(
+    r"^(?:this|the|these)\s+(?:guide|guides|page|section|document)\b|^(?:see|read)\s+the\s+guide\b", re.I
+)  # a sentence about the document ("This guide explains ...") answers nothing
+_SPECIFIC = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|half|once|twice|"
+    r"daily|weekly|fortnightly|monthly|quarterly|yearly|annually|hours?|minutes?|days?|weeks?|months?|"
+    r"years?|January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Monday|Tuesday|Wednesday|Thursday|Friday)\b",
+    re.I,
+)  # a count, a duration, a frequency or a date: the concrete detail an answer usually needs
+_DANGLING = re.compile(r"(?:They|It|This|These|That|Those|He|She)\b")
+RANK_PRIOR = 0.15  # added to a sentence of the chunk ranked n: RANK_PRIOR / n
+SPECIFIC_PRIOR = 0.05  # added to a sentence with a count, a duration, a frequency or a date
+OVERLAP_WEIGHT = 0.15  # times the share of the question's words the sentence has
+
+
+def quotable(unit: str) -> bool:
+    return (
+        _words(unit) >= 4
+        and len(unit) <= 480
+        and not unit.endswith(("?", ":"))
+        and not _ABOUT_THE_GUIDE.match(unit)
+    )
+
+
+def chunk_candidates(text: str, heading: str, n: int = 0) -> list[Candidate]:
+    """The quotable sentences of one chunk with their heading context and neighbour windows (computed
+    from the chunk alone, so the texts to embed are the same in every request and can be warmed)."""
+    units = [u for u in text_units(text) if quotable(u)]
+    section = heading.split(" > ")[-1].strip()
+    found = []
+    for i, unit in enumerate(units):
+        before = units[i - 1] if i > 0 else ""
+        after = units[i + 1] if i + 1 < len(units) else ""
+        windows = tuple(w for w in (f"{before} {unit}", f"{unit} {after}") if w.strip() != unit)
+        context = f"{section}: {unit}" if section else unit
+        found.append(Candidate(n, i, unit, context, windows))
+    return found
+
+
 def answer_candidates(grounding: Grounding) -> list[Candidate]:
+    """The quotable sentences of every chunk that does not talk to the assistant, best-ranked chunk
+    first; a sentence already taken from a better chunk is not repeated."""
     hostile = grounding.hostile
     seen: set[str] = set()
     found = []
     for index, chunk in enumerate(grounding.chunks):
         if index in hostile:
             continue  # a chunk that talks to the assistant is never quoted
-        for position, unit in enumerate(text_units(chunk.text)):
-            key = unit.lower()
-            if _words(unit) < 4 or len(unit) > 480 or unit.endswith(("?", ":")) or key in seen:
+        for candidate in chunk_candidates(chunk.text, chunk.heading, index + 1):
+            key = candidate.text.lower()
+            if key in seen:
                 continue
             seen.add(key)
-            found.append(Candidate(index + 1, position, unit))
+            found.append(candidate)
     return found
+
+
+def answer_views(texts: list[tuple[str, str]]) -> list[str]:
+    """Every text the composer embeds for these (chunk text, heading) pairs: what warming encodes."""
+    return [view for text, heading in texts for c in chunk_candidates(text, heading) for view in c.views]
 
 
 def compose_answer(
@@ -189,30 +248,55 @@ def compose_answer(
     grounding: Grounding,
     embedder: Encoder,
     *,
-    max_sentences: int = 5,
+    max_sentences: int = 6,
     diversity: float = 0.2,
     follow: int = 2,
     gap: float = 0.3,
 ) -> str | None:
-    """The guide sentences closest in meaning to the question (embedding similarity plus a little word
-    overlap and a small prior for the better-ranked chunk), chosen by maximal marginal relevance so they
-    do not repeat each other, each cited [n]: at most `max_sentences`, none scoring `gap` below the best;
-    the sentence after each of the first `follow` picks joins it when still relevant (it usually carries
-    the detail). None when no safe chunk has a quotable sentence."""
+    """The guide sentences closest in meaning to the question, chosen by maximal marginal relevance so
+    they do not repeat each other, each cited [n]: at most `max_sentences`, none scoring `gap` below the
+    best. A sentence's relevance is the mean of the question's similarity with the sentence, with the
+    sentence under its heading and with its best window of neighbours, plus a little word overlap, a
+    prior for the better-ranked chunk and for a concrete detail (a count, duration or date), minus a
+    little for a sentence that opens on a pronoun. The sentence after each of the first `follow` picks
+    joins it when still relevant (it usually carries the detail). None when no safe chunk has a quotable
+    sentence."""
     candidates = answer_candidates(grounding)
     if not candidates:
         return None
-    rows = embedder.encode([c.text for c in candidates])
-    query = embedder.encode([question])[0]
-    similarity = rows @ query
+    views = [c.views for c in candidates]
+    flat = [v for group in views for v in group]
+    vectors = embedder.encode([*flat, question])
+    query = vectors[-1]
+    scores = vectors[:-1] @ query
+    rows = vectors[: len(flat)]
+    starts = np.cumsum([0] + [len(g) for g in views])
+    sentence_rows = rows[starts[:-1]]
+    bounds = zip(starts[:-1], starts[1:], strict=True)  # per candidate: sentence, in context, windows
+    similarity = np.array([(scores[a] + scores[a + 1] + scores[a + 2 : b].max()) / 3 for a, b in bounds])
     wanted = set(tokenize(question))
     overlap = np.array(
         [len(wanted & set(tokenize(c.text))) / len(wanted) if wanted else 0.0 for c in candidates]
     )
-    rank_prior = np.array([0.06 / c.n for c in candidates])
-    dangling = np.array([0.05 if re.match(r"(They|It|This|These|That|Those|He|She)\b", c.text) else 0.0
-                         for c in candidates])  # fmt: skip
-    relevance = similarity + 0.15 * overlap + rank_prior - dangling
+    rank_prior = np.array([RANK_PRIOR / c.n for c in candidates])
+    specific = np.array([SPECIFIC_PRIOR if _SPECIFIC.search(c.text) else 0.0 for c in candidates])
+    dangling = np.array([0.05 if _DANGLING.match(c.text) else 0.0 for c in candidates])
+    relevance = similarity + OVERLAP_WEIGHT * overlap + rank_prior + specific - dangling
+    return " ".join(
+        _cited(candidates[i].text, candidates[i].n)
+        for i in _select(candidates, sentence_rows, relevance, max_sentences, diversity, follow, gap)
+    )
+
+
+def _select(
+    candidates: list[Candidate],
+    rows: np.ndarray,
+    relevance: np.ndarray,
+    max_sentences: int,
+    diversity: float,
+    follow: int,
+    gap: float,
+) -> list[int]:
     chosen: list[int] = []
     picks = 0
     best = float(relevance.max())
@@ -229,7 +313,7 @@ def compose_answer(
         if picks <= follow and after is not None and after not in chosen and len(chosen) < max_sentences:
             if relevance[after] >= best - gap - 0.1:
                 chosen.append(after)  # the sentence after a best one usually carries its detail
-    return " ".join(_cited(candidates[i].text, candidates[i].n) for i in chosen)
+    return chosen
 
 
 def _next_in_chunk(candidates: list[Candidate], i: int) -> int | None:

@@ -1,8 +1,14 @@
 """The retrieved guidance of one request: the chunks, their numbered citations, and which of them carry
-text addressed to the assistant (never quoted by the composer, never cited by it)."""
+text addressed to the assistant (never quoted by the composer, never cited by it).
+
+For `ask` the chunks are a wider pool than the sources shown: the first `shown` are the sources, the rest
+are there for the composer to pick sentences from; `narrowed` keeps the shown ones plus the pool chunks an
+answer cites, renumbered in that order.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,15 +18,17 @@ from companion.knowledge.keyword import tokenize
 from companion.knowledge.schemas import RetrievedChunk
 
 EXCERPT_CHARS = 1200
+_MARKER = re.compile(r"\[(\d+)\]")
 
 
 @dataclass
 class Grounding:
     chunks: list[RetrievedChunk]
     citations: list[Citation]
+    shown: int | None = None  # how many of the chunks are the sources shown (None: all of them)
 
     @classmethod
-    def of(cls, chunks: list[RetrievedChunk]) -> Grounding:
+    def of(cls, chunks: list[RetrievedChunk], shown: int | None = None) -> Grounding:
         citations = [
             Citation(
                 n=i,
@@ -33,7 +41,24 @@ class Grounding:
             )
             for i, c in enumerate(chunks, start=1)
         ]
-        return cls(chunks, citations)
+        return cls(chunks, citations, shown)
+
+    def narrowed(self, answer: str | None) -> tuple[Grounding, str | None]:
+        """The shown chunks plus the pool chunks `answer` cites (in the order of the pool), numbered
+        1..n in that order, and the answer with its markers renumbered to match."""
+        shown = len(self.chunks) if self.shown is None else min(self.shown, len(self.chunks))
+        cited = {int(m) for m in _MARKER.findall(answer or "")}
+        keep = list(range(shown)) + [i for i in range(shown, len(self.chunks)) if i + 1 in cited]
+        number = {old + 1: new for new, old in enumerate(keep, start=1)}
+        narrow = Grounding.of([self.chunks[i] for i in keep])
+        if answer is None:
+            return narrow, None
+
+        def renumber(match: re.Match[str]) -> str:
+            n = int(match.group(1))
+            return f"[{number[n]}]" if n in number else match.group(0)
+
+        return narrow, _MARKER.sub(renumber, answer)
 
     @property
     def hostile(self) -> set[int]:

@@ -427,13 +427,19 @@ class MentoringService:
     # ---- questions -------------------------------------------------------------------------------
 
     def ask(self, principal: Principal, request: AskRequest, *, policy: str | None = None) -> AskResponse:
-        grounding = self.ground(request.question, request.k)
-        if not self._covered(grounding):
-            return self._not_covered(request.question, grounding)
-        draft, decision, seconds = self._ask_draft(request, grounding, policy)
+        pool = self.answer_pool(request)
+        if not self._covered(pool):
+            return self._not_covered(request.question, pool.narrowed(None)[0])
+        draft, grounding, decision, seconds = self._ask_draft(request, pool, policy)
         if not decision.call:
             return draft
         return self._polish_answer(request, grounding, draft, decision, seconds)
+
+    def answer_pool(self, request: AskRequest) -> Grounding:
+        """The sources to show (`k`) and, after them, the wider pool the composer picks sentences from."""
+        k = request.k or self.settings.k
+        extra = max(self.settings.answer_pool - k, 0)
+        return Grounding.of(self.retriever.retrieve(query=request.question, k=k, extra=extra), shown=k)
 
     def ask_stream(
         self, principal: Principal, request: AskRequest, *, policy: str | None = None
@@ -443,12 +449,14 @@ class MentoringService:
         polish when the policy called it and it passed validation, otherwise the draft again. No model
         text is sent before it has passed validation. With `fallback_on_error` off the model is asked
         before the stream starts, so a backend error can still answer 503/504."""
-        grounding = self.ground(request.question, request.k)
+        pool = self.answer_pool(request)
+        if not self._covered(pool):
+            shown = pool.narrowed(None)[0]
+            final = self._not_covered(request.question, shown)
+            sources = {"sources": [c.model_dump() for c in shown.citations]}
+            return iter([("sources", sources), ("answer", final.model_dump(mode="json"))])
+        draft, grounding, decision, seconds = self._ask_draft(request, pool, policy)
         sources_event = ("sources", {"sources": [c.model_dump() for c in grounding.citations]})
-        if not self._covered(grounding):
-            final = self._not_covered(request.question, grounding)
-            return iter([sources_event, ("answer", final.model_dump(mode="json"))])
-        draft, decision, seconds = self._ask_draft(request, grounding, policy)
         draft_event = ("draft", {**draft.model_dump(mode="json"), "polishing": decision.call})
         if decision.call and not self.generator.fallback_on_error:
             final = self._polish_answer(request, grounding, draft, decision, seconds)
@@ -465,14 +473,20 @@ class MentoringService:
         return events()
 
     def _ask_draft(
-        self, request: AskRequest, grounding: Grounding, policy: str | None
-    ) -> tuple[AskResponse, Decision, float]:
+        self, request: AskRequest, pool: Grounding, policy: str | None
+    ) -> tuple[AskResponse, Grounding, Decision, float]:
+        """The composer's answer from the whole pool, and the grounding narrowed to the shown sources plus
+        the pool chunks it cites (what the response lists and the model is shown)."""
         started = time.perf_counter()
-        text = composer.compose_answer(request.question, grounding, self.sentences)
+        text = composer.compose_answer(
+            request.question, pool, self.sentences, max_sentences=self.settings.answer_sentences
+        )
+        grounding, text = pool.narrowed(text)
         seconds = time.perf_counter() - started
         decision = self.decide("ask", request.polish, policy)
         attempts: Attempts[str] = Attempts()
-        return self._answer(request.question, grounding, attempts, text, decision, seconds), decision, seconds
+        response = self._answer(request.question, grounding, attempts, text, decision, seconds)
+        return response, grounding, decision, seconds
 
     def _polish_answer(
         self,

@@ -158,9 +158,14 @@ class _TracingRetriever:
         self.seen: list[RetrievedChunk] = []
 
     def retrieve(
-        self, *, query: str, k: int | None = None, filters: dict[str, Any] | None = None
+        self,
+        *,
+        query: str,
+        k: int | None = None,
+        filters: dict[str, Any] | None = None,
+        extra: int = 0,
     ) -> list[RetrievedChunk]:
-        chunks = self.inner.retrieve(query=query, k=k, filters=filters)
+        chunks = self.inner.retrieve(query=query, k=k, filters=filters, extra=extra)
         if self.guide:
             poisoned = RetrievedChunk(
                 id="eval-poisoned-guide",
@@ -174,7 +179,7 @@ class _TracingRetriever:
                 dense_similarity=1.0,
                 citation="uploaded-notes.md § Notes",
             )
-            chunks = [poisoned, *chunks[: max((k or len(chunks)) - 1, 0)]]
+            chunks = [poisoned, *chunks[: max(len(chunks) - 1, 0)]]
         self.seen = chunks
         return chunks
 
@@ -379,7 +384,7 @@ class EvaluationService:
             outcome.add("required", m.contains_required(text, expect.get("required", [])))
             outcome.add(
                 "expected_sources",
-                m.expected_sources_used([c.source for c in chunks], expect.get("sources", [])),
+                m.expected_sources_used(_grounded_on(response, chunks), expect.get("sources", [])),
             )
         if isinstance(response, GoalDraftResponse):
             today = service.today()
@@ -413,7 +418,7 @@ class EvaluationService:
             ranked = [c.source for c in chunks]
             expected = expect.get("sources", [])
             outcome.add(f"recall@{self.config.k}", m.recall_at_k(ranked, expected, self.config.k))
-            outcome.add("mrr", m.reciprocal_rank(ranked, expected))
+            outcome.add("mrr", m.reciprocal_rank(ranked[: self.config.k], expected))  # within the top k
             outcome.add("markers_resolve", m.markers_resolve(response.answer, response.citations, ids))
             by_id = {c.id: c.text for c in chunks}
             cited = {c.n: by_id.get(c.chunk_id, "") for c in response.citations}
@@ -605,6 +610,14 @@ class EvaluationService:
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
+
+
+def _grounded_on(response: BaseModel, chunks: list[RetrievedChunk]) -> list[str]:
+    """The guides an output stands on: an answer's listed sources (the composer's wider pool is not
+    shown), every retrieved chunk for the other tasks."""
+    if isinstance(response, AskResponse):
+        return [c.source for c in response.sources]
+    return [c.source for c in chunks]
 
 
 def _quality(

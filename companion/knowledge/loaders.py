@@ -300,6 +300,7 @@ def load_pdf(data: bytes, stem: str, limits: IngestLimits) -> LoadedText:
 
     bound = limits.max_decompressed_bytes
     pages: list[str] = []
+    sized: list[list[tuple[float, str]]] = []  # per page: (font size, text) of each line
     try:
         with apply_configuration(
             zlib_maximum_output_length=bound,
@@ -326,10 +327,12 @@ def load_pdf(data: bytes, stem: str, limits: IngestLimits) -> LoadedText:
                 decoded += _pdf_content_bytes(page)
                 if decoded > bound:
                     raise LimitReachedError("page contents")
-                page_text = page.extract_text() or ""
+                lines = _SizedLines()
+                page_text = page.extract_text(visitor_text=lines.visit) or ""
                 chars += len(page_text)
                 _check_chars(chars, limits)
                 pages.append(page_text)
+                sized.append(lines.done())
             meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except LimitReachedError:
         raise LimitExceeded(
@@ -339,20 +342,100 @@ def load_pdf(data: bytes, stem: str, limits: IngestLimits) -> LoadedText:
         ) from None
     except PyPdfError as exc:
         raise UnreadableFile(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})"[:300]) from None
+    levels = _pdf_heading_levels(sized)
     parts: list[str] = []
     headings: list[Heading] = []
     offset = 0
-    for number, page_text in enumerate(pages, start=1):
+    for number, (page_text, page_lines) in enumerate(zip(pages, sized, strict=True), start=1):
         body = page_text.strip()
         if not body:
             continue
-        headings.append(Heading(offset, 2, f"Page {number}"))
+        if levels:
+            headings.extend(_pdf_headings(body, page_lines, levels, offset))
+            _check_headings(headings, limits)
+        else:
+            headings.append(Heading(offset, 2, f"Page {number}"))
         parts.append(body + "\n\n")
         offset += len(body) + 2
     text = "".join(parts)
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     title = str(meta_title).strip() or (first if 0 < len(first) <= 80 else _title_from_stem(stem))
     return LoadedText(title=title, text=text, headings=headings)
+
+
+class _SizedLines:
+    """pypdf's text visitor: the page's lines with the largest font size used on each (the size in the
+    text matrix times the font size, i.e. as printed)."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[float, str]] = []
+        self.size = 0.0
+        self.text = ""
+
+    def visit(self, text: str, cm: Any, tm: Any, font: Any, size: float) -> None:
+        scale = abs(float(tm[3])) if tm is not None and len(tm) > 3 and tm[3] else 1.0
+        pieces = text.split("\n")
+        for i, piece in enumerate(pieces):
+            if i:
+                self._end_line()
+            if piece.strip():
+                self.text += piece
+                self.size = max(self.size, round(float(size or 0) * scale, 1))
+
+    def _end_line(self) -> None:
+        if self.text.strip():
+            self.lines.append((self.size, " ".join(self.text.split())))
+        self.text, self.size = "", 0.0
+
+    def done(self) -> list[tuple[float, str]]:
+        self._end_line()
+        return self.lines
+
+
+_PDF_HEADING_CHARS = 120
+
+
+def _pdf_heading_levels(pages: list[list[tuple[float, str]]]) -> dict[float, int]:
+    """Heading levels by font size: the sizes larger than the body's (the size most characters are set
+    in) that only short lines use, largest first as level 1. Empty when the document has none (one font
+    size throughout): its pages are then its sections."""
+    chars: dict[float, int] = {}
+    longest: dict[float, int] = {}
+    for lines in pages:
+        for size, line in lines:
+            chars[size] = chars.get(size, 0) + len(line)
+            longest[size] = max(longest.get(size, 0), len(line))
+    if not chars:
+        return {}
+    body = max(chars, key=lambda size: (chars[size], -size))
+    larger = sorted((s for s in chars if s > body + 0.5 and longest[s] <= _PDF_HEADING_CHARS), reverse=True)
+    return {size: level for level, size in enumerate(larger[:3], start=1)}
+
+
+def _pdf_headings(
+    body: str, lines: list[tuple[float, str]], levels: dict[float, int], offset: int
+) -> list[Heading]:
+    """The headings of one page: its lines set in a heading size, found in the extracted page text in
+    order; a heading wrapped over consecutive lines of the same size is one heading."""
+    found: list[Heading] = []
+    at = 0
+    previous: tuple[int, int] | None = None  # (level, end in body) of the heading just before
+    for size, line in lines:
+        level = levels.get(size)
+        position = body.find(line, at) if level else -1
+        if level is None or position < 0:
+            if line.strip():
+                previous = None
+            continue
+        end = position + len(line)
+        if previous and previous[0] == level and not body[previous[1] : position].strip():
+            last = found[-1]
+            found[-1] = Heading(last.offset, level, f"{last.text} {line}")
+        else:
+            found.append(Heading(offset + position, level, line))
+        previous = (level, end)
+        at = end
+    return found
 
 
 def _pdf_declared_pages(reader: Any) -> int:

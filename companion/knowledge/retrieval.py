@@ -70,15 +70,26 @@ class Retriever:
         self.settings = settings
 
     def retrieve(
-        self, *, query: str, k: int | None = None, filters: dict[str, Any] | None = None
+        self,
+        *,
+        query: str,
+        k: int | None = None,
+        filters: dict[str, Any] | None = None,
+        extra: int = 0,
     ) -> list[RetrievedChunk]:
+        """The top `k` chunks; with `extra`, up to that many more after them: the next best in ranking
+        order without the per-guide limit (a wider pool for picking answer sentences; the first `k` are
+        the same either way)."""
         query = query.strip()
         if not query:
             raise InvalidInput("query is empty: ask something, e.g. 'how do I set SMART goals?'")
         k = k or self.settings.k
-        found = self.candidates(query, max(self.settings.candidates, k), filters)
+        found = self.candidates(query, max(self.settings.candidates, k + extra), filters)
         ranked = rank(found, self.settings)
-        kept = drop_duplicates(ranked, k, self.settings.duplicate_threshold, self.settings.max_per_source)
+        threshold = self.settings.duplicate_threshold
+        kept = drop_duplicates(ranked, k, threshold, self.settings.max_per_source)
+        if extra > 0:
+            kept = kept + widen(ranked, kept, extra, threshold)
         return [_to_result(s) for s in kept]
 
     def warm_up(self) -> float:
@@ -191,6 +202,25 @@ def drop_duplicates(ranked: list[Scored], k: int, threshold: float, max_per_sour
         if len(kept) == k:
             break
     return kept + spare[: k - len(kept)]
+
+
+def widen(ranked: list[Scored], kept: list[Scored], extra: int, threshold: float) -> list[Scored]:
+    """Up to `extra` chunks of `ranked` after `kept`, in ranking order, skipping near duplicates of any
+    chunk already taken (no per-guide limit: a guide that answers the question may give several)."""
+    taken = {s.chunk.id for s in kept}
+    shingles = [_shingles(s.chunk.text) for s in kept]
+    more: list[Scored] = []
+    for item in ranked:
+        if len(more) == extra:
+            break
+        if item.chunk.id in taken:
+            continue
+        own = _shingles(item.chunk.text)
+        if any(_jaccard(own, other) > threshold for other in shingles):
+            continue
+        more.append(item)
+        shingles.append(own)
+    return more
 
 
 def _to_result(item: Scored) -> RetrievedChunk:
