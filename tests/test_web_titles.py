@@ -25,7 +25,7 @@ def test_each_nav_page_has_a_plain_title_and_one_heading(api: Api, role: str) ->
     client = web_client(api, role)
     pages = NAV[Role(role)]
     assert pages, f"the {role} role has pages"
-    for path, label in pages:
+    for path, _label in pages:
         page = client.get(path)
         assert page.status_code == 200, (path, page.status_code)
         titles = re.findall(r"<title>(.*?)</title>", page.text, flags=re.S)

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from companion.errors import Conflict, InvalidInput, NotFound
 from companion.program.cadence import due_in_week, week_of
+from companion.program.pairs import cycle_sessions
 from companion.program.schemas import (
     CycleIn,
     CycleOut,
@@ -46,7 +47,6 @@ from companion.storage.db import (
     Milestone,
     Person,
     Program,
-    SessionRecord,
     User,
 )
 
@@ -508,28 +508,9 @@ def _pairs_with_sessions(session: Session, cycle: Cycle) -> list[CyclePair]:
         mid: CyclePair(mid, mentor, mp or mu, mentee, ep or eu, active, joined)
         for mid, mentor, mentee, active, mu, mp, eu, ep, joined in members
     }
-    held = session.execute(
-        select(CycleMentorship.mentorship_id, SessionRecord.held_on)
-        .join(Mentorship, Mentorship.id == CycleMentorship.mentorship_id)
-        .join(
-            SessionRecord,
-            and_(
-                SessionRecord.mentee_user_id == Mentorship.mentee_user_id,
-                or_(
-                    SessionRecord.mentor_user_id == Mentorship.mentor_user_id,
-                    SessionRecord.mentor_user_id.is_(None),
-                ),
-            ),
-        )
-        .where(
-            CycleMentorship.cycle_id == cycle.id,
-            SessionRecord.held_on >= cycle.starts_on,
-            SessionRecord.held_on <= cycle.ends_on,
-        )
-        .order_by(SessionRecord.held_on)
-    ).all()
+    held = session.execute(cycle_sessions(cycle.id, cycle.starts_on, cycle.ends_on)).all()
     dates: dict[int, list[date]] = defaultdict(list)
-    for mid, held_on in held:
+    for _, mid, held_on, _minutes in held:
         dates[mid].append(held_on)
     for mid, pair in pairs.items():
         pair.session_dates = dates.get(mid, [])

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from companion.errors import NotFound
 from companion.program.cadence import CadenceRules, assess, due_in_week
+from companion.program.pairs import cycle_sessions
 from companion.settings import ProgramSettings
 from companion.storage.db import (
     Cycle,
@@ -32,7 +33,6 @@ from companion.storage.db import (
     Mentorship,
     Person,
     Program,
-    SessionRecord,
     Survey,
     SurveyResponse,
     User,
@@ -438,26 +438,8 @@ def _pairs(session: Session, ref: CycleRef) -> dict[int, _Pair]:
 def _add_sessions(session: Session, ref: CycleRef, pairs: dict[int, _Pair]) -> None:
     """The pairs' sessions held in the cycle, in one query (a session without a mentor counts for the
     mentee's pair)."""
-    rows = session.execute(
-        select(CycleMentorship.id, SessionRecord.held_on, SessionRecord.length_minutes)
-        .join(Mentorship, Mentorship.id == CycleMentorship.mentorship_id)
-        .join(
-            SessionRecord,
-            and_(
-                SessionRecord.mentee_user_id == Mentorship.mentee_user_id,
-                or_(
-                    SessionRecord.mentor_user_id == Mentorship.mentor_user_id,
-                    SessionRecord.mentor_user_id.is_(None),
-                ),
-            ),
-        )
-        .where(
-            CycleMentorship.cycle_id == ref.id,
-            SessionRecord.held_on >= ref.starts_on,
-            SessionRecord.held_on <= ref.ends_on,
-        )
-    )
-    for pair_id, held_on, minutes in rows:
+    rows = session.execute(cycle_sessions(ref.id, ref.starts_on, ref.ends_on))
+    for pair_id, _mentorship_id, held_on, minutes in rows:
         pair = pairs.get(pair_id)
         if pair is not None:
             pair.dates.append(held_on)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from companion.storage.db import Cycle, CycleMentorship, Mentorship, Program, SessionRecord
@@ -57,6 +57,36 @@ def cycle_pairs(
         # a session logged without a mentor counts for the mentee's pair
         pair.sessions = [d for mentor, d in held[pair.mentee_id] if mentor in (None, pair.mentor_id)]
     return pairs
+
+
+def cycle_sessions(cycle_id: int, starts_on: date, ends_on: date) -> Select[int, int, date, int]:
+    """The sessions held between a cycle's dates by its pairs, one row each: (cycle pair id, mentorship id,
+    day, minutes). A session logged without a mentor counts for the mentee's pair."""
+    return (
+        select(
+            CycleMentorship.id,
+            CycleMentorship.mentorship_id,
+            SessionRecord.held_on,
+            SessionRecord.length_minutes,
+        )
+        .join(Mentorship, Mentorship.id == CycleMentorship.mentorship_id)
+        .join(
+            SessionRecord,
+            and_(
+                SessionRecord.mentee_user_id == Mentorship.mentee_user_id,
+                or_(
+                    SessionRecord.mentor_user_id == Mentorship.mentor_user_id,
+                    SessionRecord.mentor_user_id.is_(None),
+                ),
+            ),
+        )
+        .where(
+            CycleMentorship.cycle_id == cycle_id,
+            SessionRecord.held_on >= starts_on,
+            SessionRecord.held_on <= ends_on,
+        )
+        .order_by(SessionRecord.held_on)
+    )
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
