@@ -25,6 +25,11 @@ pytest_plugins = ["tests.support.xdist_groups"]
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# one CPU thread per model: the suite runs on two xdist workers sharing two cores, and a model that takes
+# every core while the other worker is busy runs several times slower (llama.cpp most of all). Settings
+# made in the tests and the `serve` processes they start inherit these (nested settings merge with them).
+os.environ.setdefault("COMPANION_LLM__THREADS", "1")
+os.environ.setdefault("COMPANION_EMBEDDINGS__THREADS", "1")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks

@@ -27,7 +27,8 @@ from tests.support.app import KNOWLEDGE, Api, free_port, make_api
 
 pytestmark = pytest.mark.real_model
 
-LLM_COMMON = {"max_tokens": 300, "temperature": 0.2}
+# a short reply limit keeps the suite quick; the tests assert the rules, which hold for any reply
+LLM_COMMON = {"max_tokens": 160, "temperature": 0.2}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def knowledge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def llama_server() -> Iterator[str]:
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_gguf_path())]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "1"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
@@ -99,13 +100,13 @@ def test_goals(real_api: Api) -> None:
         # polish: the real model is asked even without a calibration (the `auto` policy would skip it)
         json={
             "aspiration": "become confident presenting my team's work to leadership",
-            "max_goals": 2,
+            "max_goals": 1,
             "polish": True,
         },
     )
     assert response.status_code == 200, response.text
     body = GoalDraftResponse.model_validate(response.json()).model_dump(mode="json")
-    assert 1 <= len(body["goals"]) <= 2 and body["origin"] in ("model", "grounded")
+    assert len(body["goals"]) == 1 and body["origin"] in ("model", "grounded")
     assert body["generation"]["model_seconds"] > 0 and body["generation"]["attempts"] in (1, 2)
     for goal in body["goals"]:
         assert goal["statement"] and goal["measure"] and goal["first_steps"]
