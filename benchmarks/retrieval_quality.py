@@ -123,9 +123,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         ),
         f"shipped ({shipped.ranking}, sentence weight {shipped.sentence_weight}, keyword boost "
         f"{shipped.keyword_boost}, candidates {shipped.candidates}+{shipped.keyword_candidates}, "
-        f"{shipped.max_per_source} per guide)": score(
-            shipped, everyone
-        ),
+        f"{shipped.max_per_source} per guide)": score(shipped, everyone),
     }
     grid = [
         shipped.model_copy(
