@@ -39,10 +39,10 @@ from benchmarks._common import emit, log
 
 REPO = Path(__file__).resolve().parent.parent
 SENTENCE_WEIGHTS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
-BOOSTS = (0.0, 0.02, 0.1)
+BOOSTS = (0.0, 0.02, 0.05, 0.1)
 KEYWORD_CANDIDATES = (0, 10)
 CANDIDATES = (30,)
-MAX_PER_SOURCE = (0, 2)
+MAX_PER_SOURCE = (0, 1, 2)
 WIDE = 50
 
 
@@ -107,7 +107,12 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
     everyone = list(range(len(cases)))
     table: dict[str, dict[str, float]] = {
-        "dense": score(shipped.model_copy(update={"ranking": "dense"}), everyone),
+        "dense (no guide limit)": score(
+            shipped.model_copy(update={"ranking": "dense", "max_per_source": 0}), everyone
+        ),
+        f"dense ({shipped.max_per_source} per guide, as shipped)": score(
+            shipped.model_copy(update={"ranking": "dense"}), everyone
+        ),
         "keyword": _score([_keyword_sources(f, k) for f in found], expected, k),
         "rrf (equal weights, rrf_k 60)": score(
             shipped.model_copy(update={"ranking": "rrf", "dense_weight": 1.0, "keyword_weight": 1.0}),
@@ -117,9 +122,8 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             shipped.model_copy(update={"sentence_weight": 0.0, "keyword_boost": 0.1}), everyone
         ),
         f"shipped ({shipped.ranking}, sentence weight {shipped.sentence_weight}, keyword boost "
-        f"{shipped.keyword_boost}, candidates {shipped.candidates}+{shipped.keyword_candidates})": score(
-            shipped, everyone
-        ),
+        f"{shipped.keyword_boost}, candidates {shipped.candidates}+{shipped.keyword_candidates}, "
+        f"{shipped.max_per_source} per guide)": score(shipped, everyone),
     }
     grid = [
         shipped.model_copy(

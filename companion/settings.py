@@ -93,7 +93,7 @@ class RetrievalSettings(BaseModel):
         "best-matching sentence or heading (the rest is the whole chunk's similarity).",
     )
     keyword_boost: float = Field(
-        0.02,
+        0.05,
         ge=0,
         le=1,
         description="`rerank` ranking: most a keyword match adds to a chunk's score (the best keyword score "
@@ -113,7 +113,7 @@ class RetrievalSettings(BaseModel):
         "almost no BM25 weight and would make the database score most of the corpus).",
     )
     max_per_source: int = Field(
-        2,
+        1,
         ge=0,
         le=50,
         description="Most chunks of one guide among the results (0: no limit); chunks over the limit "

@@ -270,6 +270,32 @@ def test_results_are_cited_and_ranked(services: Services, tmp_path: Path) -> Non
     assert len(pool) == 3 and pool[2].id not in {r.id for r in pool[:2]}
 
 
+def test_by_default_each_guide_shows_one_chunk_before_any_shows_two(
+    services: Services, tmp_path: Path
+) -> None:
+    """Relevance is per guide: the shown chunks cover as many guides as there are (`max_per_source` 1),
+    and the wider pool may still bring a second chunk of the best guide."""
+    step = "## Goal step {0}\n\nGoals need a deadline and a measure, step {0}.\n\n"
+    sections = "".join(step.format(i) for i in range(4))
+    _ingest(
+        services,
+        tmp_path,
+        {
+            "goals.md": f"# Goals\n\n{sections}",
+            "agenda.md": "# Sessions\n\n## Agenda\n\nTime-box each agenda item in minutes.\n",
+            "trust.md": "# Trust\n\n## Confidentiality\n\nWhat is said in a session stays private.\n",
+        },
+    )
+    assert RetrievalSettings().max_per_source == 1
+    results = services.retriever.retrieve(query="goals with a deadline and a measure", k=3)
+    assert sorted(r.source for r in results) == ["agenda.md", "goals.md", "trust.md"]
+    assert results[0].source == "goals.md"
+    pool = services.retriever.retrieve(query="goals with a deadline and a measure", k=3, extra=2)
+    assert [r.source for r in pool[3:]] == ["goals.md", "goals.md"], "the pool has no guide limit"
+    only_two = services.retriever.retrieve(query="goals with a deadline and a measure", k=5)
+    assert [r.source for r in only_two].count("goals.md") == 3, "with too few guides the rest fill in"
+
+
 def test_keyword_ranking_rescues_exact_terms(services: Services, tmp_path: Path) -> None:
     """A rare exact term found only by BM25 still reaches the top through fusion."""
     _ingest(
