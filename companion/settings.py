@@ -248,7 +248,7 @@ class AssistantSettings(BaseModel):
         "one of the extra chunks lists it among its sources too.",
     )
     answer_sentences: int = Field(
-        6, ge=1, le=12, description="`ask`: most sentences in the grounded composer's answer."
+        8, ge=1, le=12, description="`ask`: most sentences in the grounded composer's answer."
     )
     min_similarity: float = Field(
         0.25,

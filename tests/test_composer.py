@@ -109,6 +109,29 @@ def test_lists_and_sentences_about_the_guide() -> None:
     assert [c.text for c in answer_candidates(Grounding.of([about]))] == ["Pairs meet every two weeks."]
 
 
+def test_a_bold_label_stays_with_its_first_sentence() -> None:
+    steps = (
+        "1. **Name it.** Raise it gently in a session. Often the other person feels the same.\n"
+        "2. **Adjust.** Change the length."
+    )
+    assert text_units(steps) == [
+        "Name it: raise it gently in a session.",
+        "Often the other person feels the same.",
+        "Adjust: change the length.",
+    ]
+    assert text_units("**Structured:** the pair agrees goals.") == ["Structured: the pair agrees goals."]
+    assert text_units("- **Ask.** HR can help.") == ["Ask: HR can help."], "an acronym keeps its capitals"
+    # not a label: bold inside the sentence, a bold phrase without a stop, a label with nothing after it
+    assert text_units("Pairs meet **every two weeks**. They keep notes.") == [
+        "Pairs meet every two weeks.",
+        "They keep notes.",
+    ]
+    assert text_units("- **Every two weeks** the pair meets for an hour.") == [
+        "Every two weeks the pair meets for an hour."
+    ]
+    assert text_units("- **Adjust.**") == ["Adjust."]
+
+
 def test_each_sentence_is_judged_with_its_heading_and_its_neighbours() -> None:
     text = "An async check-in is a short written note. It can follow a pattern: one thing done, one stuck."
     first, second = chunk_candidates(text, "Guide > Async check-ins", 3)

@@ -114,6 +114,16 @@ class Candidate:
 
 _TABLE_RULE = re.compile(r"^:?-{2,}:?$")
 _LIST_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
+_LABEL = re.compile(r"^\*\*([^*]{1,40}?)[.:]\*\*\s+(?=\S)")  # "**Name it.** Raise it ..." leads with a label
+
+
+def _labelled(line: str) -> str:
+    """A line that opens on a bold label keeps the label with its first sentence ("Name it: raise it
+    gently ..."), instead of a label too short to quote and a sentence that no longer says what it is."""
+    match = _LABEL.match(line)
+    if not match:
+        return line
+    return f"{match.group(1)}: {_lower_first(line[match.end() :])}"
 
 
 def _table_sentences(lines: list[str]) -> list[str]:
@@ -167,11 +177,11 @@ def text_units(text: str) -> list[str]:
                 if paragraph:
                     units.extend(_split(" ".join(paragraph)))
                     paragraph.clear()
-                items.append(_plain(_LIST_ITEM.sub("", line)))
+                items.append(_plain(_labelled(_LIST_ITEM.sub("", line))))
             else:
                 if items:
                     flush()
-                paragraph.append(line)
+                paragraph.append(_labelled(line) if not paragraph else line)
         flush()
     return units
 
@@ -248,7 +258,7 @@ def compose_answer(
     grounding: Grounding,
     embedder: Encoder,
     *,
-    max_sentences: int = 6,
+    max_sentences: int = 8,
     diversity: float = 0.2,
     follow: int = 2,
     gap: float = 0.3,
@@ -261,6 +271,21 @@ def compose_answer(
     little for a sentence that opens on a pronoun. The sentence after each of the first `follow` picks
     joins it when still relevant (it usually carries the detail). None when no safe chunk has a quotable
     sentence."""
+    scored = score_candidates(question, grounding, embedder)
+    if scored is None:
+        return None
+    candidates, sentence_rows, relevance = scored
+    return " ".join(
+        _cited(candidates[i].text, candidates[i].n)
+        for i in _select(candidates, sentence_rows, relevance, max_sentences, diversity, follow, gap)
+    )
+
+
+def score_candidates(
+    question: str, grounding: Grounding, embedder: Encoder
+) -> tuple[list[Candidate], np.ndarray, np.ndarray] | None:
+    """The pool's quotable sentences, their vectors and their relevance to the question (see
+    `compose_answer`); None when no safe chunk has a quotable sentence."""
     candidates = answer_candidates(grounding)
     if not candidates:
         return None
@@ -282,10 +307,7 @@ def compose_answer(
     specific = np.array([SPECIFIC_PRIOR if _SPECIFIC.search(c.text) else 0.0 for c in candidates])
     dangling = np.array([0.05 if _DANGLING.match(c.text) else 0.0 for c in candidates])
     relevance = similarity + OVERLAP_WEIGHT * overlap + rank_prior + specific - dangling
-    return " ".join(
-        _cited(candidates[i].text, candidates[i].n)
-        for i in _select(candidates, sentence_rows, relevance, max_sentences, diversity, follow, gap)
-    )
+    return candidates, sentence_rows, relevance
 
 
 def _select(
