@@ -13,7 +13,10 @@ ONNX Runtime, the shipped ranking):
   reports the mean cosine similarity of random pairs, for the pool and for the stored vectors.
 - chunks are written as ingest writes them: vectors with `services.store.upsert`, then catalogue rows
   (text, citation fields, float16 sentence vectors; the FTS5 index follows by trigger) in one transaction;
-- sizes are filled in ascending order in the same data dir (10k, then 90k more for 100k, ...).
+- sizes are filled in ascending order in the same data dir (10k, then 90k more for 100k, ...);
+- with `--cache-dir`, the data dir of each size is kept there (never in the repository) and reused by the
+  next run with the same corpus parameters: a larger size starts from a copy of the largest smaller one.
+  The guide uploaded for the write measurement is deleted again, so the cached corpus stays as built.
 
 Measurement, per size: the services are closed and built again on the data dir (a restart), warmed up
 as `companion serve` does before it listens, and the real app (`create_app`) runs under uvicorn in a
@@ -24,7 +27,7 @@ POST /v1/knowledge/documents and the next query is timed (the first query after 
 stage times come from timing wrappers set on the service instances by this script. RSS is this
 process's (it holds the server and nothing else of size) after the measured queries.
 
-    python -m benchmarks.search_latency [--sizes 10000,100000,300000] [--queries 200]
+    python -m benchmarks.search_latency [--sizes 10000,100000,300000] [--queries 200] [--cache-dir DIR]
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import pickle
 import random
 import shutil
 import statistics
@@ -86,14 +91,63 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="model CPU threads (default: runtime's)")
     add_wait_quiet_option(parser)
     parser.add_argument("--batch", type=int, default=5000, help="chunks generated and upserted per batch")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="keep each size's filled data dir here and reuse it in later runs (e.g. /tmp/companion-bench; "
+        "300k chunks take ~6 GB); default: a temp dir, removed at the end",
+    )
+    parser.add_argument(
+        "--fill-only", action="store_true", help="fill the cache for --sizes, measure nothing"
+    )
     args = parser.parse_args()
     args.size_list = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    if args.fill_only and args.cache_dir is None:
+        parser.error("--fill-only needs --cache-dir")
 
     tmp = Path(tempfile.mkdtemp(prefix="companion-bench-search-"))
     try:
         emit(run(args, tmp))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+CACHE_VERSION = "1"
+STATE_FILE = "bench-state.pkl"
+
+
+class _Cache:
+    """Filled data dirs kept between runs, one per size, under a key of everything that shapes the corpus."""
+
+    def __init__(self, root: Path, args: argparse.Namespace, embedder_name: str) -> None:
+        key = json.dumps(
+            [CACHE_VERSION, args.seed, args.pool, args.noise, CHUNKS_PER_SOURCE, embedder_name],
+            sort_keys=True,
+        )
+        self.root = root / hashlib.sha256(key.encode()).hexdigest()[:12]
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "key.json").write_text(key)
+
+    def sizes(self) -> list[int]:
+        return sorted(
+            int(d.name) for d in self.root.iterdir() if d.name.isdigit() and (d / STATE_FILE).is_file()
+        )
+
+    def data_dir(self, size: int) -> Path:
+        return self.root / str(size)
+
+    def load(self, size: int) -> dict[str, Any]:
+        with (self.data_dir(size) / STATE_FILE).open("rb") as fh:
+            state: dict[str, Any] = pickle.load(fh)
+        return state
+
+    def save(self, size: int, state: dict[str, Any]) -> None:
+        target = self.data_dir(size) / STATE_FILE
+        partial = target.with_suffix(f".{os.getpid()}.partial")
+        with partial.open("wb") as fh:
+            pickle.dump(state, fh)
+        partial.replace(target)
 
 
 class _Corpus:
@@ -109,6 +163,15 @@ class _Corpus:
         self._offset = 0
         self._theme = 0
         self._topic = TOPICS[0]
+
+    STATE = ("rng", "nprng", "produced", "_offset", "_theme", "_topic")
+
+    def state(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.STATE}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for name in self.STATE:
+            setattr(self, name, state[name])
 
     def batch(self, n: int) -> tuple[list[str], np.ndarray, list[str], list[dict[str, Any]]]:
         rng, pool, dims = self.rng, self.pool_vectors, self.pool_vectors.shape[1]
@@ -159,6 +222,14 @@ class _Corpus:
         return ids, vectors.astype(np.float32), texts, metas
 
 
+def _forget_chroma_clients() -> None:
+    """Chroma shares one in-process system per path; drop them so a data dir can be copied, and so that a
+    restart opens the index from disk as a new process would."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
 def _mean_pair_cosine(vectors: np.ndarray, rng: np.random.Generator, pairs: int = 20000) -> float:
     a = rng.integers(0, len(vectors), pairs)
     b = rng.integers(0, len(vectors), pairs)
@@ -185,8 +256,19 @@ class _Server:
 
         port = free_port()
         app = create_app(settings, services=services)
+        self.app_seconds: list[float] = []  # per request, from the app's first byte in to its last out
+        self.keep_samples = False
+
+        async def timed_app(scope: Any, receive: Any, send: Any) -> None:
+            start = time.perf_counter()
+            try:
+                await app(scope, receive, send)
+            finally:
+                if self.keep_samples and scope.get("path") == "/v1/search":
+                    self.app_seconds.append(time.perf_counter() - start)
+
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+            uvicorn.Config(timed_app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
         )
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
         self.thread.start()
@@ -221,17 +303,24 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from companion.knowledge import keyword
     from companion.settings import Settings
 
-    settings = Settings(
-        data_dir=tmp / "data",
-        database_url=None,
-        embeddings={"mode": "model", "threads": args.threads},  # type: ignore[arg-type]
-        store={"mode": "embedded"},  # type: ignore[arg-type]
-        seed_sample_knowledge=False,
-    )
+    def settings_for(data_dir: Path) -> Settings:
+        return Settings(
+            data_dir=data_dir,
+            database_url=None,
+            embeddings={"mode": "model", "threads": args.threads},
+            store={"mode": "embedded"},
+            # queries go back to back, faster than the per-token rate limit allows
+            security={"rate_limit_per_minute": 0},
+            seed_sample_knowledge=False,
+        )
+
+    def new_user(services: Services) -> str:
+        services.db.create_tables()
+        with services.db.session() as session:
+            return create_user(session, name="bench-admin", role=Role.admin)[1]
+
+    settings = settings_for(tmp / "data")
     services = Services(settings)
-    services.db.create_tables()
-    with services.db.session() as session:
-        _, token = create_user(session, name="bench-admin", role=Role.admin)
 
     # ---- vector pool from the real model ----
     rng = random.Random(args.seed)
@@ -242,15 +331,49 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     pool_texts = list(pool_set)
     with timed("model load") as load:
         embedder = services.embedder
+    cache = _Cache(args.cache_dir, args, embedder.name) if args.cache_dir is not None else None
+    pool_file = cache.root / "pool-vectors.npy" if cache is not None else None
     with timed(f"embed pool of {len(pool_texts)}") as pool_time:
-        pool_vectors = embedder.encode(pool_texts)
+        if pool_file is not None and pool_file.is_file():
+            pool_vectors = np.load(pool_file)
+        else:
+            pool_vectors = embedder.encode(pool_texts)
+            if pool_file is not None:
+                np.save(pool_file, pool_vectors)
     corpus = _Corpus(pool_texts, pool_vectors, seed=args.seed + 1, noise=args.noise)
+    token = new_user(services) if cache is None else ""
 
     query_rng = random.Random(args.seed + 2)
     results: dict[str, Any] = {}
     fill_total = {"generate_s": 0.0, "upsert_s": 0.0, "catalogue_s": 0.0}
     try:
         for size in args.size_list:
+            reused: int | None = None
+            if cache is not None:
+                # ---- this size's data dir: cached, or a copy of the largest smaller one, or new ----
+                services.close()
+                _forget_chroma_clients()  # nothing of a data dir stays open in this process
+                data_dir = cache.data_dir(size)
+                cached = cache.sizes()
+                if size in cached:
+                    reused = size
+                else:
+                    shutil.rmtree(data_dir, ignore_errors=True)
+                    smaller = [s for s in cached if s < size]
+                    if smaller:
+                        reused = smaller[-1]
+                        log(f"copying the cached {reused} chunks to start {size}")
+                        shutil.copytree(cache.data_dir(reused), data_dir)
+                settings = settings_for(data_dir)
+                services = Services(settings)
+                if reused is None:
+                    corpus = _Corpus(pool_texts, pool_vectors, seed=args.seed + 1, noise=args.noise)
+                    token = new_user(services)
+                else:
+                    state = cache.load(reused)
+                    corpus.restore(state["corpus"])
+                    token = state["token"]
+                    log(f"size {size}: reusing {corpus.produced} cached chunks from {cache.data_dir(reused)}")
             # ---- fill up to `size`, as ingest writes: vectors, then catalogue rows in one transaction ----
             gen_s = upsert_s = catalogue_s = 0.0
             start_count = corpus.produced
@@ -284,9 +407,24 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             fill_total["upsert_s"] += upsert_s
             fill_total["catalogue_s"] += catalogue_s
             added = corpus.produced - start_count
+            fill = {
+                "chunks_added": added,
+                "reused_cached_chunks": start_count if reused is not None else 0,
+                "generate_s": r(gen_s),
+                "upsert_s": r(upsert_s),
+                "catalogue_s": r(catalogue_s),
+                "upsert_chunks_per_s": r(added / upsert_s, 1) if upsert_s else None,
+            }
+            if cache is not None and (added or reused != size):
+                cache.save(size, {"corpus": corpus.state(), "token": token})
+            if args.fill_only:
+                results[str(size)] = {"chunks_stored": stored, "fill": fill}
+                log(f"size {size}: filled, {stored} chunks in {cache.data_dir(size) if cache else '?'}")
+                continue
 
             # ---- a restart: new services on the data dir, warmed up as `serve` does ----
             services.close()
+            _forget_chroma_clients()
             services = Services(settings)
             t0 = time.perf_counter()
             services.db.create_tables()
@@ -295,9 +433,9 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             stages = StageTimer()
             stages.wrap(services.retriever, "retrieve", "retriever.retrieve")
             stages.wrap(services.retriever, "candidates", "retriever.candidates")
-            stages.wrap(services.store, "query", "store.query (chroma dense)")
+            stages.wrap(services.store, "nearest", "store.nearest (chroma dense)")
             stages.wrap(services.keyword, "search", "keyword.search (database full text)")
-            stages.wrap(services.keyword, "sentence_vectors", "keyword.sentence_vectors (rerank fetch)")
+            stages.wrap(services.keyword, "chunks", "keyword.chunks (catalogue: texts, sentence vectors)")
             stages.wrap(services.embedder, "encode", "embedder.encode (query)")
             server = _Server(settings, services, token)
             try:
@@ -309,16 +447,19 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 # ---- measured queries ----
                 quiet = wait_for_quiet(args.wait_quiet)
                 stages.reset()
-                stages.keep_samples = True
+                stages.keep_samples = server.keep_samples = True
                 cpu = CpuMonitor()
+                load_before = os.getloadavg()
                 latencies: list[float] = []
                 returned: list[int] = []
                 for q in queries(query_rng, args.queries):
                     ms, count = server.search(q, args.k)
                     latencies.append(ms)
                     returned.append(count)
-                stages.keep_samples = False
+                stages.keep_samples = server.keep_samples = False
+                app_ms = [x * 1000 for x in server.app_seconds]
                 cpu_result = cpu.result()
+                load_after = os.getloadavg()
                 rss = _rss_mib()
 
                 # ---- a write, then the next query ----
@@ -334,6 +475,10 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     "/v1/search", json={"query": "Zephyrine travel budget", "k": 3}
                 ).json()
                 found_new = any(r["source"] == f"cross-site-{size}.md" for r in found["results"])
+                if cache is not None:  # leave the cached corpus as it was built
+                    for doc in server.client.get("/v1/knowledge/documents").json():
+                        if doc["source"] == f"cross-site-{size}.md":
+                            server.client.delete(f"/v1/knowledge/documents/{doc['id']}").raise_for_status()
                 log(f"size {size}: write {write_ms:.0f} ms, next query {after_write_ms:.1f} ms")
             finally:
                 server.stop()
@@ -349,13 +494,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             p50 = percentile(latencies, 50)
             results[str(size)] = {
                 "chunks_stored": stored,
-                "fill": {
-                    "chunks_added": added,
-                    "generate_s": r(gen_s),
-                    "upsert_s": r(upsert_s),
-                    "catalogue_s": r(catalogue_s),
-                    "upsert_chunks_per_s": r(added / upsert_s, 1) if upsert_s else None,
-                },
+                "fill": fill,
                 "start_and_warm_up_s": r(start_s, 2),
                 "first_query_after_start_ms": r(first_ms, 1),
                 "write_ms": r(write_ms, 1),
@@ -368,10 +507,18 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 "mean_ms": r(statistics.fmean(latencies), 2),
                 "max_ms": r(max(latencies), 2),
                 "http_overhead_p50_ms": r(p50 - percentile(retrieve, 50), 2) if retrieve else None,
+                # split of that overhead: inside the app (routing, auth, validation, JSON, middleware, the
+                # thread hops) and outside it (uvicorn's HTTP parsing, loopback, the httpx client)
+                "app_p50_ms": r(percentile(app_ms, 50), 2) if app_ms else None,
+                "app_minus_retrieve_p50_ms": (
+                    r(percentile(app_ms, 50) - percentile(retrieve, 50), 2) if app_ms and retrieve else None
+                ),
                 "mean_results": r(statistics.fmean(returned), 2),
                 "rss_mib": r(rss, 0),
                 "server_side": server_side,
                 "cpu_during_queries": cpu_result,
+                "loadavg_1min_before_after": [r(load_before[0], 2), r(load_after[0], 2)],
+                "nice": os.nice(0),
                 "wait_quiet": quiet,
             }
             log(f"result for {size}: {json.dumps(results[str(size)])}")  # in case a later size is cut short
@@ -381,6 +528,8 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             )
     finally:
         services.close()
+    if args.fill_only:
+        return {"benchmark": "search_latency", "fill_only": True, "results": results}
 
     vec_rng = np.random.default_rng(args.seed)
     sample = _Corpus(pool_texts, pool_vectors, seed=args.seed + 99, noise=args.noise)

@@ -153,7 +153,10 @@ class Services:
 
     def warm_sentences(self) -> int:
         """Embed every stored guide sentence (with its heading and neighbours, as the composer reads it)
-        once, so the first questions do not wait for it."""
+        once, so the first questions do not wait for it; skipped (returns 0) when there are more chunks
+        than `assistant.warm_sentences_max_chunks`."""
+        if self.store.count() > self.settings.assistant.warm_sentences_max_chunks:
+            return 0
         chunks = [(c.text, str(c.metadata.get("heading", ""))) for c in self.store.iter_all()]
         texts = answer_views(chunks)
         return self.sentence_vectors.warm(texts)

@@ -238,6 +238,14 @@ class AssistantSettings(BaseModel):
         description="With the embedding model, embed every guide sentence in the background at start-up, so "
         "the first answers do not wait for it.",
     )
+    warm_sentences_max_chunks: int = Field(
+        2000,
+        ge=0,
+        description="The start-up warm-up (`warm_sentences`) runs only when the guides have at most this "
+        "many chunks (the sample handbook: 167 chunks, ~9 texts to embed each). A larger corpus has more "
+        "texts than the composer keeps (50,000), so warming it would evict itself, and it would hold the CPU "
+        "beside the first requests for minutes (at 100k chunks it ran through every search after start).",
+    )
     k: int = Field(5, ge=1, le=20, description="Guide chunks retrieved as grounding for each assistant task.")
     answer_pool: int = Field(
         12,

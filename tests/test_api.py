@@ -4,7 +4,7 @@ import pytest
 
 from companion.container import Services
 from companion.errors import Conflict, InvalidInput, Unauthorized
-from companion.identity.auth import Role, authenticate, create_user, ensure_first_admin
+from companion.identity.auth import Role, authenticate, create_user, ensure_first_admin, hash_token
 from companion.settings import Settings
 from tests.support.app import Api
 from tests.support.documents import make_pdf
@@ -156,6 +156,12 @@ def test_users_tokens_on_both_databases(any_db_settings: Settings) -> None:
     with services.db.session() as session:
         stored = [t.token_hash for t in session.query(ApiToken).all()]
         assert mentee_token not in stored and all(len(h) == 64 for h in stored), "tokens are stored hashed"
+        revoked = session.query(ApiToken).filter(ApiToken.token_hash == hash_token(mentee_token))
+        revoked.update({"revoked": True})
+    with services.db.session() as session:  # nothing is cached: the next request is refused
+        with pytest.raises(Unauthorized, match="revoked"):
+            authenticate(session, mentee_token)
+        assert authenticate(session, token).name == "admin"
     services.close()
 
 

@@ -352,6 +352,17 @@ def test_warming_embeds_every_stored_guide_sentence_once(tmp_path: Path) -> None
     assert first > 0 and services.warm_sentences() == 0, "the second warm-up finds nothing new"
 
 
+def test_warming_is_skipped_for_a_corpus_larger_than_the_limit(tmp_path: Path) -> None:
+    """A corpus over `warm_sentences_max_chunks` is not warmed at start (it would hold the CPU for minutes
+    beside the first requests); its sentences are embedded when an answer needs them."""
+    from tests.support.assistant import build
+
+    services = build(tmp_path, [], extra={"assistant": {"warm_sentences_max_chunks": 1}})
+    assert services.store.count() > 1
+    assert services.warm_sentences() == 0
+    assert services.sentence_vectors.warm(["A sentence of a guide."]) == 1, "nothing was embedded before"
+
+
 def test_ask_quotes_from_the_wider_pool_and_lists_what_it_quotes(tmp_path: Path) -> None:
     from companion.assistant.models import AskRequest
     from tests.support.assistant import ADMIN, build

@@ -213,6 +213,27 @@ def test_an_empty_catalogue_is_filled_from_the_store(services: Services, tmp_pat
     assert [h.chunk.metadata["source"] for h in services.keyword.search("lantern", 5)] == ["award.md"]
 
 
+@pytest.mark.parametrize("ranking", ["rerank", "dense", "rrf"])
+def test_dense_hits_take_their_text_from_the_catalogue_or_else_the_store(
+    services: Services, tmp_path: Path, ranking: str
+) -> None:
+    """Chroma gives ids and distances only; the text and citation come from the catalogue, and a chunk the
+    catalogue lacks (written to the store, its catalogue row not yet) is read from the store instead."""
+    services.knowledge.ingest_paths([_write(tmp_path / "kb", GUIDES)])
+    retriever = Retriever(embedder=services.embedder, store=services.store, keyword=services.keyword,
+                          settings=RetrievalSettings(ranking=ranking))  # type: ignore[arg-type]  # fmt: skip
+    before = [r.model_dump() for r in retriever.retrieve(query="measurable goals with a deadline", k=3)]
+    assert before[0]["source"] == "goals.md"
+    assert before[0]["text"] == "## SMART\n\nWrite measurable goals with a deadline."
+    assert before[0]["citation"] == "goals.md § Goals > SMART" and before[0]["start"] < before[0]["end"]
+    with services.db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM knowledge_chunks WHERE source = 'goals.md'"))
+    after = [r.model_dump() for r in retriever.retrieve(query="measurable goals with a deadline", k=3)]
+    top = {k: v for k, v in after[0].items() if k not in ("score", "keyword_score")}
+    assert top == {k: v for k, v in before[0].items() if k not in ("score", "keyword_score")}
+    assert {r["id"] for r in after} == {r["id"] for r in before}
+
+
 def test_a_write_through_one_process_is_found_by_another(postgres_url: str, tmp_path: Path) -> None:
     """Two processes on one PostgreSQL: `companion ingest` in a subprocess, a query here right after."""
     here = Services(make_settings(tmp_path / "here", database_url=postgres_url))

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, text
 from sqlalchemy.orm import Session
@@ -112,17 +113,30 @@ def ids_for_source(session: Session, source: str) -> set[str]:
     return set(session.scalars(select(KnowledgeChunk.chunk_id).where(KnowledgeChunk.source == source)))
 
 
-def sentence_vectors(db: Database, chunk_ids: Sequence[str]) -> dict[str, bytes]:
-    """The stored sentence vectors (float16 bytes) of these chunks; chunks without any are left out."""
+def catalogue_chunks(db: Database, chunk_ids: Sequence[str]) -> dict[str, tuple[StoredChunk, bytes | None]]:
+    """These chunks as the catalogue holds them (text, citation metadata, sentence vectors), by id; ids
+    not in the catalogue are left out."""
     if not chunk_ids:
         return {}
+    c = KnowledgeChunk
     with db.session() as session:
         rows = session.execute(
-            select(KnowledgeChunk.chunk_id, KnowledgeChunk.sentence_vectors).where(
-                KnowledgeChunk.chunk_id.in_(list(chunk_ids))
-            )
+            select(
+                c.chunk_id, c.source, c.title, c.heading, c.body, c.start, c.end, c.sentence_vectors
+            ).where(c.chunk_id.in_(list(chunk_ids)))
         ).all()
-    return {cid: blob for cid, blob in rows if blob}
+    return {row.chunk_id: (_stored(row), row.sentence_vectors or None) for row in rows}
+
+
+def _stored(row: Any) -> StoredChunk:
+    metadata: dict[str, str | int | float | bool] = {
+        "source": row.source,
+        "title": row.title,
+        "heading": row.heading,
+        "start": row.start,
+        "end": row.end,
+    }
+    return StoredChunk(id=row.chunk_id, text=row.body, metadata=metadata)
 
 
 def count(session: Session) -> int:
@@ -192,9 +206,9 @@ class KeywordSearch:
         with self._lock:
             self._term_counts.clear()
 
-    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, bytes]:
-        """The stored sentence vectors (float16 bytes) of these chunks (see `sentence_vectors`)."""
-        return sentence_vectors(self.db, chunk_ids)
+    def chunks(self, chunk_ids: Sequence[str]) -> dict[str, tuple[StoredChunk, bytes | None]]:
+        """These chunks' text, metadata and sentence vectors from the catalogue (see `catalogue_chunks`)."""
+        return catalogue_chunks(self.db, chunk_ids)
 
     def search(
         self,
@@ -242,20 +256,4 @@ class KeywordSearch:
         statement = text(sql).bindparams(*(bindparam(name, expanding=True) for name in expanding))
         with self.db.session() as session:
             rows = session.execute(statement, params).all()
-        return [
-            KeywordHit(
-                chunk=StoredChunk(
-                    id=row.chunk_id,
-                    text=row.body,
-                    metadata={
-                        "source": row.source,
-                        "title": row.title,
-                        "heading": row.heading,
-                        "start": row.start,
-                        "end": row.end,
-                    },
-                ),
-                score=float(row.score),
-            )
-            for row in rows
-        ]
+        return [KeywordHit(chunk=_stored(row), score=float(row.score)) for row in rows]

@@ -109,31 +109,55 @@ class Retriever:
         """The dense top `n` and the keyword evidence the ranking needs (see the module docstring)."""
         where, allowed = _parse_filters(filters)
         settings = self.settings
-        dense: list[StoredChunk] = []
+        nearest: list[tuple[str, float]] = []
         vector = None
         if settings.ranking == "rrf" and settings.dense_weight == 0:
             pass  # keyword only: skip embedding the query and the vector search
         else:
             vector = self.embedder.embed_vector(query)
-            dense = self.store.query(vector, n, where)
+            nearest = self.store.nearest(vector, n, where)
         if settings.ranking == "dense" or (settings.ranking == "rrf" and settings.keyword_weight == 0):
-            return Candidates(dense=dense, keyword=[])
+            return Candidates(dense=self._dense(nearest), keyword=[])
         if keyword_n is None:
             keyword_n = n if settings.ranking == "rrf" else settings.keyword_candidates
         hits = self.keyword.search(query, keyword_n, filters=allowed)
         scores = {h.chunk.id: h.score for h in hits}
-        missing = [c.id for c in dense if c.id not in scores]
+        missing = [cid for cid, _ in nearest if cid not in scores]
         if missing and settings.ranking != "rrf":
             for hit in self.keyword.search(query, len(missing), filters=allowed, within=missing):
                 scores[hit.chunk.id] = hit.score
+        # one catalogue read: the dense candidates' texts, and every candidate's sentence vectors
+        rerank = settings.ranking == "rerank" and settings.sentence_weight > 0 and vector is not None
+        wanted = [cid for cid, _ in nearest] + ([h.chunk.id for h in hits] if rerank else [])
+        rows = self.keyword.chunks(list(dict.fromkeys(wanted)))
+        dense = self._dense(nearest, rows)
         found = Candidates(dense=dense, keyword=[(h.chunk, h.score) for h in hits], keyword_scores=scores)
-        if settings.ranking == "rerank" and settings.sentence_weight > 0 and vector is not None:
-            ids = list(dict.fromkeys([*(c.id for c in dense), *(h.chunk.id for h in hits)]))
-            for cid, blob in self.keyword.sentence_vectors(ids).items():
+        if rerank and vector is not None:
+            for cid, (_, blob) in rows.items():
                 similarity = best_similarity(blob, vector)
                 if similarity is not None:
                     found.sentence[cid] = similarity
         return found
+
+    def _dense(
+        self,
+        nearest: list[tuple[str, float]],
+        rows: dict[str, tuple[StoredChunk, bytes | None]] | None = None,
+    ) -> list[StoredChunk]:
+        """The dense hits as chunks, text and metadata from the catalogue `rows` (read here when not
+        given); a chunk the catalogue does not have (yet) is read from the vector store."""
+        if not nearest:
+            return []
+        if rows is None:
+            rows = self.keyword.chunks([cid for cid, _ in nearest])
+        absent = [cid for cid, _ in nearest if cid not in rows]
+        from_store = {c.id: c for c in self.store.get(absent)} if absent else {}
+        dense: list[StoredChunk] = []
+        for cid, similarity in nearest:
+            chunk = rows[cid][0] if cid in rows else from_store.get(cid)
+            if chunk is not None:
+                dense.append(StoredChunk(chunk.id, chunk.text, chunk.metadata, similarity))
+        return dense
 
 
 def rank(found: Candidates, settings: RetrievalSettings) -> list[Scored]:

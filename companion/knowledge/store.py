@@ -132,7 +132,12 @@ class VectorStore:
         self.delete_ids(ids)
         return len(ids)
 
-    def query(self, embedding: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[StoredChunk]:
+    def nearest(
+        self, embedding: np.ndarray, n: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ids and cosine similarities of the `n` nearest chunks, best first, without their texts or
+        metadata (search reads those from the chunk catalogue: fetching them from Chroma costs more than
+        the vector search itself)."""
         if n <= 0:
             return []
         result = self._call(
@@ -140,17 +145,20 @@ class VectorStore:
             query_embeddings=[embedding],
             n_results=n,
             where=where,
-            include=["documents", "metadatas", "distances"],
+            include=["distances"],
         )
         return [
-            StoredChunk(id=i, text=d or "", metadata=dict(m or {}), similarity=1.0 - float(dist))
-            for i, d, m, dist in zip(
-                result["ids"][0],
-                result["documents"][0],
-                result["metadatas"][0],
-                result["distances"][0],
-                strict=True,
-            )
+            (i, 1.0 - float(dist)) for i, dist in zip(result["ids"][0], result["distances"][0], strict=True)
+        ]
+
+    def get(self, ids: list[str]) -> list[StoredChunk]:
+        """These chunks with their text and metadata (those found; in no particular order)."""
+        if not ids:
+            return []
+        result = self._call(self.collection.get, ids=ids, include=["documents", "metadatas"])
+        return [
+            StoredChunk(id=i, text=d or "", metadata=dict(m or {}))
+            for i, d, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
         ]
 
     def iter_all(self) -> Iterator[StoredChunk]:
