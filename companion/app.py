@@ -58,9 +58,9 @@ API_PREFIXES = ("/v1", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json"
 TITLES = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 405: "Not allowed here"}
 
 
-def _warm(services: Services) -> None:
+def _warm(services: Services, stop: threading.Event) -> None:
     try:
-        services.warm_sentences()
+        services.warm_sentences(stop)
     except Exception:  # noqa: BLE001 - a cold cache only makes the first answers slower
         logging.getLogger(__name__).warning("could not pre-embed the guide sentences", exc_info=True)
 
@@ -71,9 +71,18 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.db.create_tables()
+        stop = threading.Event()
+        warming: threading.Thread | None = None
         if services.settings.embeddings.mode == "model" and services.settings.assistant.warm_sentences:
-            threading.Thread(target=_warm, args=(services,), name="warm-sentences", daemon=True).start()
+            warming = threading.Thread(
+                target=_warm, args=(services, stop), name="warm-sentences", daemon=True
+            )
+            warming.start()
         yield
+        # a warm-up still running at shutdown stops after its current batch, before the model is released
+        stop.set()
+        if warming is not None:
+            warming.join(timeout=30)
         services.close()
 
     app = FastAPI(

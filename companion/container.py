@@ -7,6 +7,7 @@ Tests swap backends through settings (fake embeddings, in-memory store, temp dat
 from __future__ import annotations
 
 from functools import cached_property
+from threading import Event
 
 from companion.assistant.composer import SentenceVectors, answer_views
 from companion.assistant.generation import Generator
@@ -151,15 +152,15 @@ class Services:
     def sentence_vectors(self) -> SentenceVectors:
         return SentenceVectors(self.embedder)
 
-    def warm_sentences(self) -> int:
+    def warm_sentences(self, stop: Event | None = None) -> int:
         """Embed every stored guide sentence (with its heading and neighbours, as the composer reads it)
         once, so the first questions do not wait for it; skipped (returns 0) when there are more chunks
-        than `assistant.warm_sentences_max_chunks`."""
+        than `assistant.warm_sentences_max_chunks`, and ended early when `stop` is set."""
         if self.store.count() > self.settings.assistant.warm_sentences_max_chunks:
             return 0
         chunks = [(c.text, str(c.metadata.get("heading", ""))) for c in self.store.iter_all()]
         texts = answer_views(chunks)
-        return self.sentence_vectors.warm(texts)
+        return self.sentence_vectors.warm(texts, stop=stop)
 
     @cached_property
     def calibrations(self) -> CalibrationStore:

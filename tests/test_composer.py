@@ -7,6 +7,7 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from companion.assistant.composer import (
@@ -379,3 +380,30 @@ def test_ask_quotes_from_the_wider_pool_and_lists_what_it_quotes(tmp_path: Path)
     beyond = {c.chunk_id for c in response.sources[1:]}
     assert beyond <= {c.id for c in pool[1:]} and beyond <= {c.chunk_id for c in response.citations}
     assert len(response.sources) > 1, "a sentence of a pool chunk beyond k was quoted and is listed"
+
+
+def test_a_stopped_warm_up_ends_after_its_current_batch() -> None:
+    """The app sets the stop event at shutdown: the warm-up thread must leave the model between batches
+    instead of running on while the process exits."""
+    from threading import Event
+
+    from companion.assistant.composer import SentenceVectors
+
+    class Counting(FakeEmbedder):
+        def __init__(self, stop: Event) -> None:
+            super().__init__()
+            self.calls = 0
+            self.stop = stop
+
+        def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
+            self.calls += 1
+            self.stop.set()  # shutdown arrives while the first batch is being encoded
+            return super().encode(texts, batch_size=batch_size)
+
+    stop = Event()
+    embedder = Counting(stop)
+    vectors = SentenceVectors(embedder)
+    texts = [f"Guide sentence number {i}." for i in range(10)]
+    assert vectors.warm(texts, stop=stop, batch=4) == 4
+    assert embedder.calls == 1
+    assert SentenceVectors(FakeEmbedder()).warm(texts, stop=Event(), batch=4) == 10, "unstopped: all of them"

@@ -13,7 +13,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from threading import Lock
+from threading import Event, Lock
 from typing import Protocol
 
 import numpy as np
@@ -86,13 +86,20 @@ class SentenceVectors:
         dims = getattr(self.embedder, "dimensions", 0)
         return np.stack(rows) if rows else np.zeros((0, dims), dtype=np.float32)
 
-    def warm(self, texts: list[str]) -> int:
-        """Encode guide sentences ahead of the first request; returns how many were new."""
+    def warm(self, texts: list[str], *, stop: Event | None = None, batch: int = 256) -> int:
+        """Encode guide sentences ahead of the first request, `batch` at a time, until done or `stop` is
+        set (the app stops a warm-up that is still running when it shuts down); returns how many new
+        sentences were encoded."""
         with self._lock:
             new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if new:
-            self.encode(new)
-        return len(new)
+        done = 0
+        for start in range(0, len(new), batch):
+            if stop is not None and stop.is_set():
+                break
+            part = new[start : start + batch]
+            self.encode(part)
+            done += len(part)
+        return done
 
 
 @dataclass(frozen=True)
