@@ -258,6 +258,13 @@ class AssistantSettings(BaseModel):
     answer_sentences: int = Field(
         8, ge=1, le=12, description="`ask`: most sentences in the grounded composer's answer."
     )
+    polish_support: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="`ask`: a model's answer passes only when each of its sentences has at least this share "
+        "of its content words in one excerpt (it may reword the excerpts, not add claims).",
+    )
     min_similarity: float = Field(
         0.25,
         ge=-1,

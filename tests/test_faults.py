@@ -273,8 +273,7 @@ class FakeModelServer:
                             "finish_reason": "stop",
                             "message": {
                                 "role": "assistant",
-                                "content": "A good goal names a measure and a target date, "
-                                "with first steps agreed together [1].",
+                                "content": "A good goal names a measure and a date [1].",
                             },
                         }
                     ],

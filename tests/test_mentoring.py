@@ -233,6 +233,28 @@ def test_stream_sends_the_grounded_draft_first_then_the_validated_answer(kb: Pat
     assert [c["n"] for c in final["citations"]] == [2]
 
 
+def test_a_polish_that_adds_claims_of_its_own_is_refused_and_the_draft_stands(kb: Path) -> None:
+    """Every sentence of a model's answer must be in the excerpts (reworded at most): the second sentence
+    here is the model's own, so the reply and its repair fail and the grounded draft answers. The problem
+    names the sentence by number and never repeats the unchecked text."""
+    invented = (
+        "Time-box the agenda and use GROW [1]. Mentors earn a yearly bonus for each mentee promoted [1]."
+    )
+    services = build(kb, [invented, invented])
+    result = services.mentoring.ask(ADMIN, AskRequest(question="How do I structure the agenda?", polish=True))
+    assert result.origin == "grounded" and "bonus" not in result.answer
+    problems = result.generation.problems
+    assert any("sentence 2 says what no excerpt says" in p for p in problems), problems
+    assert not any("bonus" in p for p in problems), "unchecked model text is never echoed"
+
+
+def test_a_polish_may_reword_and_combine_the_excerpts_it_cites(kb: Path) -> None:
+    reworded = "Time-box your agenda, and end the session with commitments, using GROW [1][2]."
+    services = build(kb, [reworded])
+    result = services.mentoring.ask(ADMIN, AskRequest(question="How do I structure the agenda?", polish=True))
+    assert result.origin == "model" and result.answer == reworded
+
+
 # ---- backend faults -----------------------------------------------------------------------------
 
 

@@ -70,7 +70,10 @@ def test_ask_page_needs_a_session(ask_api: Api) -> None:
 
 def test_no_js_post_shows_answer_with_linked_markers_and_citations(ask_api: Api) -> None:
     client, csrf = signed_in(ask_api)
-    script(ask_api, "Describe the situation and the behaviour [1], then its impact [2].")
+    script(
+        ask_api,
+        "Raise something serious in private [1], and plan about twelve sessions in a six-month cycle [2].",
+    )
     page = client.post("/ask", data={"csrf_token": csrf, "question": QUESTION})
     assert page.status_code == 200, page.text
     answer = re.search(r'<div id="ask-answer"[^>]*>(.*?)</div>', page.text, re.S)
@@ -78,7 +81,7 @@ def test_no_js_post_shows_answer_with_linked_markers_and_citations(ask_api: Api)
     markers = re.findall(r'<a class="marker" href="([^"]+)"[^>]*>\[(\d)\]</a>', answer.group(1))
     assert [n for _, n in markers] == ["1", "2"]
     assert re.sub(r"<[^>]+>", "", answer.group(1)) == (
-        "Describe the situation and the behaviour [1], then its impact [2]."
+        "Raise something serious in private [1], and plan about twelve sessions in a six-month cycle [2]."
     )
     assert 'id="cite-1"' in page.text and 'id="cite-2"' in page.text
     assert re.search(r'<div id="ask-grounded"\s+hidden', page.text), "a model answer is not flagged"
@@ -102,7 +105,10 @@ def test_no_js_grounded_answer_is_flagged_and_offers_the_model(ask_api: Api) -> 
 def test_try_the_model_anyway_asks_it_even_when_auto_would_not(ask_api: Api) -> None:
     client, csrf = signed_in(ask_api)
     ask_api.services.settings.assistant.auto_without_calibration = "skip"
-    reply = "Name the situation and the behaviour you saw [1]. Then agree a next step together [2]."
+    reply = (
+        "Give feedback about something serious in private [1]. "
+        "A six-month cycle adds up to about twelve sessions [2]."
+    )
     script(ask_api, reply)
     plain = client.post("/ask", data={"csrf_token": csrf, "question": QUESTION})
     assert ask_api.services.llm.calls == [], "auto without calibration: the model is not asked"  # type: ignore[attr-defined]
@@ -110,7 +116,7 @@ def test_try_the_model_anyway_asks_it_even_when_auto_would_not(ask_api: Api) -> 
     page = client.post("/ask", data={"csrf_token": csrf, "question": QUESTION, "polish": "1"})
     assert len(ask_api.services.llm.calls) == 1  # type: ignore[attr-defined]
     assert re.search(r'<div id="ask-grounded"\s+hidden', page.text)
-    assert "agree a next step together" in page.text
+    assert "twelve sessions" in page.text
 
 
 @pytest.mark.parametrize(
@@ -133,7 +139,10 @@ def test_no_js_post_needs_csrf(ask_api: Api) -> None:
 
 def test_stream_sends_sources_the_draft_then_the_answer(ask_api: Api) -> None:
     client, csrf = signed_in(ask_api, "mentor")
-    reply = "Name the situation and the behaviour you saw [1]. Then agree a next step together [2]."
+    reply = (
+        "Give feedback about something serious in private [1]. "
+        "A six-month cycle adds up to about twelve sessions [2]."
+    )
     script(ask_api, reply)
     with client.stream(
         "POST", "/ask/stream", data={"question": QUESTION}, headers={"X-CSRF-Token": csrf}

@@ -529,6 +529,11 @@ class MentoringService:
 
     def _answer_check(self, grounding: Grounding, guard: PromptGuard) -> Callable[[str], list[str]]:
         k = len(grounding.citations)
+        excerpts = {
+            c.n: set(tokenize(chunk.text))
+            for c, chunk in zip(grounding.citations, grounding.chunks, strict=True)
+        }
+        share = self.settings.polish_support
 
         def check(text: str) -> list[str]:
             problems = guard.problems(text)
@@ -545,6 +550,8 @@ class MentoringService:
             sentences = [s.strip().lower() for s in _SENTENCE.split(text) if s.strip()]
             if len(sentences) - len(set(sentences)) >= 2:
                 problems.append("the answer repeats itself")
+            if markers:
+                problems.extend(unsupported_sentences(text, excerpts, share=share))
             return problems
 
         return check
@@ -595,6 +602,22 @@ class MentoringService:
 
 
 # ---- helpers --------------------------------------------------------------------------
+
+
+def unsupported_sentences(text: str, excerpts: dict[int, set[str]], *, share: float) -> list[str]:
+    """Problems for the answer's sentences that no excerpt grounds: at least `share` of a sentence's content
+    words must occur in one excerpt, or in the excerpts the sentence cites taken together (a polish may
+    reword the draft, not add claims of its own)."""
+    problems = []
+    for number, sentence in enumerate(_SENTENCE.split(text.strip()), start=1):
+        words = set(tokenize(_MARKER.sub("", sentence)))
+        if len(words) < 3:
+            continue
+        cited = set().union(*(excerpts.get(int(m), set()) for m in _MARKER.findall(sentence)))
+        best = max((len(words & terms) / len(words) for terms in [cited, *excerpts.values()]), default=0.0)
+        if best < share:  # the problem names the sentence by number: unchecked text is never echoed
+            problems.append(f"sentence {number} says what no excerpt says; quote or closely reword them")
+    return problems
 
 
 def _ask_guard(messages: list[Message], question: str, grounding: Grounding, draft: str) -> PromptGuard:
