@@ -407,3 +407,17 @@ def test_a_stopped_warm_up_ends_after_its_current_batch() -> None:
     assert vectors.warm(texts, stop=stop, batch=4) == 4
     assert embedder.calls == 1
     assert SentenceVectors(FakeEmbedder()).warm(texts, stop=Event(), batch=4) == 10, "unstopped: all of them"
+
+
+def test_agenda_titles_are_cut_at_a_word_with_an_ellipsis() -> None:
+    from companion.assistant.composer import compose_agenda
+
+    blocker = "I still have not had the conversation with my manager about the lead role, and I am nervous"
+    items, _ = compose_agenda(
+        goals=["Get promoted to team lead"], notes=f"{blocker}.", length=30, grounding=Grounding.of([])
+    )
+    titles = [i.title for i in items if i.title.startswith("Work through:")]
+    assert titles, [i.title for i in items]
+    assert len(titles[0]) <= len("Work through: ") + 60 and titles[0].endswith("…")
+    assert titles[0].removesuffix("…").split()[-1] in blocker.split(), "no word is cut in half"
+    assert sum(i.minutes for i in items) == 30

@@ -953,6 +953,15 @@ def fit_minutes(weights: list[float], total: int) -> list[int]:
     return minutes
 
 
+def _clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at a word boundary, with an ellipsis when cut."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-")
+    return cut + "…"
+
+
 def compose_agenda(
     *, goals: list[str], notes: str, length: int, grounding: Grounding
 ) -> tuple[list[AgendaItem], list[str]]:
@@ -967,11 +976,11 @@ def compose_agenda(
         plan.append(("Review actions from last session", 1.5,
                      "Go through the actions agreed last time: done, in progress or blocked."))  # fmt: skip
     for goal in goals[:3]:
-        plan.append((f"Goal: {goal[:60]}", 4.0 / min(len(goals), 3),
-                     f"Where things stand on '{goal[:80]}' and the next step toward it."))  # fmt: skip
+        plan.append((f"Goal: {_clip(goal, 60)}", 4.0 / min(len(goals), 3),
+                     f"Where things stand on '{_clip(goal, 80)}' and the next step toward it."))  # fmt: skip
     for blocker in blockers[:2]:
-        plan.append((f"Work through: {blocker[:60]}", 2.0 / min(len(blockers), 2),
-                     f"Find options for what the notes say is open: {blocker[:100]}."))  # fmt: skip
+        plan.append((f"Work through: {_clip(blocker, 60)}", 2.0 / min(len(blockers), 2),
+                     f"Find options for what the notes say is open: {_clip(blocker, 100)}."))  # fmt: skip
     if not goals:
         plan.append(("Clarify goals for this cycle", 4.0, "Agree on one to three SMART goals to work on."))
     plan.append(("Options and way forward", 1.5, "Explore options for the next steps and choose one to try."))
