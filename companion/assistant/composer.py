@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from companion.assistant.feedback_rules import ABSOLUTES, CHARACTER, VAGUE
+from companion.assistant.feedback_rules import ABSOLUTES, CHARACTER, VAGUE_PATTERN, contradicts, plain_draft
 from companion.assistant.grounding import Grounding
 from companion.assistant.guard import is_hostile
 from companion.assistant.models import AgendaItem, DraftedGoal
@@ -613,6 +613,32 @@ _BEHAVIOUR_OF = {
     "idiot": "the approach did not work out",
     "pathetic": "the work fell short of what was agreed",
     "unreliable": "commitments were missed",
+    "bossy": "instructions were given without asking for others' views",
+    "condescending": "explanations came across as talking down to people",
+    "patronising": "explanations came across as talking down to people",
+    "patronizing": "explanations came across as talking down to people",
+    "aggressive": "the tone came across as forceful",
+    "abrasive": "the tone came across as sharp to others",
+    "dismissive": "other people's points were set aside without discussion",
+    "controlling": "others were not given room to decide",
+    "pushy": "others were pressed for an answer before they were ready",
+    "stubborn": "other options were not considered",
+    "naive": "some risks were not considered",
+    "inconsiderate": "other people's needs were not taken into account",
+    "thoughtless": "other people's needs were not taken into account",
+    "negligent": "a step that was agreed was skipped",
+    "toxic": "the way things were said hurt the team",
+    "obnoxious": "the behaviour disrupted others",
+    "entitled": "the team's agreements were not followed",
+    "flaky": "commitments were missed",
+    "unmotivated": "work was not started when it was agreed",
+    "know-it-all": "other people's points were dismissed before they were discussed",
+    "control freak": "others were not given room to decide",
+    "moody": "the reaction got in the way of the discussion",
+    "passive-aggressive": "concerns were hinted at rather than said directly",
+    "spineless": "a concern was not raised when it mattered",
+    "self-centred": "the team's needs were not taken into account",
+    "self-centered": "the team's needs were not taken into account",
 }
 _ABSOLUTE = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, ABSOLUTES), key=len, reverse=True)) + r")\b", re.I
@@ -620,7 +646,7 @@ _ABSOLUTE = re.compile(
 _CHARACTER = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, CHARACTER), key=len, reverse=True)) + r")\b", re.I
 )
-_VAGUE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, VAGUE), key=len, reverse=True)) + r")\b", re.I)
+_VAGUE = VAGUE_PATTERN  # with "a total mess", "a bit off": the verdict nouns take an intensifier
 _SITUATION = re.compile(
     r"\b(yesterday|today|this morning|last (?:week|month|time|sprint|quarter)|"
     r"on (?:mon|tue|wed|thu|fri|sat|sun)\w*|"
@@ -638,6 +664,16 @@ _IMPACT = re.compile(
     re.I,
 )
 _SWAPS = (
+    (
+        r"\bnot once\s+(.*?)\b(?:have|has|did)\s+(you|he|she|they)\s+(\w+)",
+        lambda m: f"{m.group(1)}{m.group(2)} did not {_base(m.group(3))}",
+    ),  # fmt: skip
+    (r"\b(not once|never once)\b", lambda m: "not"),
+    (r"\b(keeps?|kept) (?:on )?happening\b", lambda m: "has happened more than once"),
+    (r"\b(time and again|time after time|over and over|again and again)\b", lambda m: "more than once"),
+    (r"\beach and every\b", lambda m: "each"),
+    (r"\binvariably\b", lambda m: "often"),
+    (r"\s*\b(without fail|without exception|as usual|as always|like always|yet again)\b,?", lambda m: ""),
     (r"\byou(?:'ve| have)? never\s+(\w+)", lambda m: f"you did not {_base(m.group(1))}"),
     (r"\bnever\b", lambda m: "did not"),
     (r"\byou(?: are|'re) always ([^,;]+)", lambda m: f"you were {m.group(1)} several times"),
@@ -690,6 +726,9 @@ def _as_behaviour(sentence: str) -> str:
         return " ".join(f"{sentence[: match.start()]}{after}".split())
     about = re.match(r"\s+(?:at|about|with|in|on)\s+(.+)$", after, re.I)
     behaviour = _BEHAVIOUR_OF.get(match.group(1).lower(), "what happened got in the way of the work")
+    when = re.match(r"\s+((?:when|whenever|while)\s+.+)$", after, re.I)
+    if when:  # "aggressive when you push back" -> "when you push back, the tone came across as forceful"
+        return f"{when.group(1).strip()}, {behaviour}"
     if about:
         topic = re.sub(r"\s+(anything|everything|things)$", "", about.group(1).strip(), flags=re.I)
         return f"with {topic}, {behaviour}"
@@ -727,29 +766,53 @@ _VERB_FIRST = re.compile(
 )
 
 
+_PRAISE_WORDS = (
+    r"(?:great|good|nice|excellent|solid|brilliant|fantastic|amazing|awesome|superb|lovely|wonderful)"
+)
+_PRAISE_CLAUSE = re.compile(
+    r"(?i)\s*(?:(?:what|such) an?|(?:yet\s+)?another)\s+" + _PRAISE_WORDS + r"\b|"
+    r"\s*" + _PRAISE_WORDS + r"\s+(?:job|work|idea|call|catch|question|point|effort|save)\b|"
+    r"\s*well done\b|\s*(?:thanks|thank you)\b"
+)
+_WHEN = re.compile(
+    r"\b(?:today|yesterday|this (?:morning|afternoon|week|month|quarter|sprint|term|year)|"
+    r"(?:last|next) (?:week|month|quarter|sprint|term|year))\b",
+    re.I,
+)
+_COPULA = r"was|is|are|were|looks?|looked|seems?|seemed|feels?|felt|could|should"
+_VERB = re.compile(
+    r"\b(was|were|is|are|am|had|has|have|did|do|does|made|went|came|said|got|took|gave|left|kept|paid|"
+    r"\w+ed)\b",
+    re.I,
+)
+
+
 def _observations(draft: str) -> tuple[list[str], bool]:
     """The draft's clauses as observations (softened, judgments turned into behaviour), and whether it
     ended in a vague verdict."""
     kept: list[str] = []
     personal: list[str] = []
     verdict = False
-    for sentence in _SENTENCE.split(" ".join(draft.split())):
+    plain = plain_draft(draft)  # sarcasm, guesses at intent, rhetorical questions and labels taken out
+    kept.extend("praise: " + t.rstrip(".") for t in plain.thanks)
+    for sentence in _SENTENCE.split(plain.text):
         sentence = sentence.strip()
         if not sentence:
             continue
         if _VAGUE.search(sentence) and _words(_VAGUE.sub("", sentence)) < 4:
             verdict = True
             topic = re.search(
-                r"\b(your|the|this|that|those|these)\s+((?:[\w-]+\s+){0,2}[\w-]+)", sentence, re.I
+                r"\b(your|the|this|that|those|these)\s+((?:(?!" + _COPULA + r"\b)[\w-]+\s+){0,2}"
+                r"(?!" + _COPULA + r"\b)[\w-]+)",
+                sentence,
+                re.I,
             )
             if topic and not _VAGUE.search(topic.group(0)):
                 kept.append(f"topic: {topic.group(1).lower()} {topic.group(2)}")
             continue
         sentence_personal = False
         for clause in _CLAUSE.split(sentence.rstrip(".!?")):
-            if re.match(
-                r"(?i)\s*(?:great|good|nice|excellent|solid)\s+(?:job|work)\b|\s*well done\b", clause
-            ):
+            if _PRAISE_CLAUSE.match(clause):
                 kept.append("praise: " + clause.strip())
                 continue
             clause = _PERSONAL_PHRASE.sub("", clause).strip(" ,")
@@ -762,7 +825,15 @@ def _observations(draft: str) -> tuple[list[str], bool]:
                 continue
             if _OTHERS.search(clause) and not _CHARACTER.search(clause):
                 continue  # "nobody likes it" speaks for others and names no behaviour
-            effect = bool(re.match(r"(?i)\s*(?:so|which|that meant|meaning)\b", clause))
+            effect = bool(
+                re.match(
+                    r"(?i)\s*(?:so|which|that meant|meaning|(?:that|this|it) (?:saved|helped|meant|made|gave|"
+                    r"cut|kept|reduced|let|allowed|caused|cost))\b",
+                    clause,
+                )
+            )
+            if effect:
+                clause = re.sub(r"(?i)^\s*(?:that|this)\b", "it", clause)
             if effect and sentence_personal:
                 continue  # a conclusion drawn from a personal characteristic goes with it
             clause = re.sub(
@@ -776,6 +847,18 @@ def _observations(draft: str) -> tuple[list[str], bool]:
             if _VAGUE.search(clause):
                 verdict = True
                 clause = _VAGUE.sub("", clause)
+                stub = re.fullmatch(
+                    r"(?i)(?:(.*?)\s+)?(?:" + _COPULA + r")\b(.*)", clause.strip(" ,.")
+                )  # "your emails are [a joke]": the verdict was the whole claim; its subject is the topic
+                if stub and _words(stub.group(2)) <= 3:
+                    subject = re.search(r"(?i)\b(?:your|the|this|that|those|these)\b.*", stub.group(1) or "")
+                    when = _WHEN.search(stub.group(2))  # "your demo was [a bit off] today": keep "today"
+                    about = subject.group(0) if subject else ("your work" if when else "")
+                    if about:
+                        kept.append(
+                            "topic: " + _lower_first(f"{about} {when.group(0) if when else ''}".strip())
+                        )
+                    continue
             if _VERB_FIRST.match(clause):
                 clause = "you " + clause
             clause = _soften(clause)
@@ -784,7 +867,11 @@ def _observations(draft: str) -> tuple[list[str], bool]:
             if _words(clause) >= 2 and clause.lower() not in (k.lower() for k in kept):
                 kept.append(("effect: " if effect else "") + clause)
     observed = [k for k in kept if not k.startswith(("topic: ", "praise: "))]
-    return kept, verdict or bool(personal and not observed)
+    praised = any(k.startswith("praise: ") for k in kept)
+    kept.extend("about: " + t for t in plain.topics)  # what a dropped accusation was about, last
+    return kept, verdict or bool(personal and not observed) or bool(
+        not observed and plain.topics and not praised
+    )
 
 
 def _request_from(observations: list[str]) -> str:
@@ -796,6 +883,16 @@ def _request_from(observations: list[str]) -> str:
         )
         if negative:
             return _second_person(negative.group(1))
+    for obs in observations:
+        missing = re.search(r"\bwith(?:out| no)\s+(?:any\s+)?(.+?)(?:\s+in it)?$", obs, re.I)
+        if (
+            missing
+            and contradicts(missing.group(0))
+            and not any(b in obs for b in _BEHAVIOUR_OF.values())
+            and _words(missing.group(1)) <= 4
+        ):
+            what = _second_person(missing.group(1))
+            return f"include {what}" if " " in what or what.endswith("s") else f"include a {what}"
     for obs in observations:
         late = re.search(r"\blate\b", obs, re.I)
         if late:
@@ -829,6 +926,8 @@ def _situation_lead(situation: str) -> str:
     text = situation.strip().rstrip(".")
     if re.match(r"(?i)(in|on|at|during|yesterday|today|last|this|when|after|before)\b", text):
         return text[:1].upper() + text[1:] + ", "
+    if re.fullmatch(r"(?i)(?:mon|tues|wednes|thurs|fri|satur|sun)day", text):
+        return f"On {text}, "
     if re.fullmatch(r"(?i)stand-?ups?|\w+day", text):
         return f"At {text}, "
     return f"About {_lower_first(text)}: "
@@ -849,6 +948,8 @@ def compose_feedback(
     if is_hostile(draft):
         observations: list[str] = []
         verdict = False
+    elif plain_draft(draft).label_only:
+        return _thanks_only(situation=situation or context)
     else:
         observations, verdict = _observations(draft)
     context = "" if is_hostile(context) else " ".join(context.split())
@@ -862,7 +963,8 @@ def compose_feedback(
             situation = found.group(0)
     topics = [o.removeprefix("topic: ") for o in observations if o.startswith("topic: ")]
     praise = [o.removeprefix("praise: ") for o in observations if o.startswith("praise: ")]
-    observations = [o for o in observations if not o.startswith(("topic: ", "praise: "))]
+    abouts = [o.removeprefix("about: ") for o in observations if o.startswith("about: ")]
+    observations = [o for o in observations if not o.startswith(("topic: ", "praise: ", "about: "))]
     effects = [o.removeprefix("effect: ") for o in observations if o.startswith("effect: ")]
     observations = [o for o in observations if not o.startswith("effect: ")]
     if not impact and effects:
@@ -882,25 +984,38 @@ def compose_feedback(
     request = _request_from(observed + observations)
     if request.startswith("agree with me") and topics:
         request = f"agree with me one specific thing to change in {topics[0]}"
+    praise_only = bool(praise) and not observed and not verdict
+    if praise_only:
+        request = _KEEP_GOING
     questions = []
     if not situation:
         questions.append("When and where did this happen (which meeting, task or day)?")
     if not impact:
         questions.append("What effect did it have on the work, the team or the people involved?")
-    if not behaviour:
+    if not behaviour and not praise_only:
         questions.append("What exactly did you see or hear the person do?")
     parts = []
     lead = _situation_lead(situation) if situation else ""
     if behaviour:
-        parts.append(_sentence(f"{lead}I noticed that {_lower_first(behaviour)}"))
-    elif lead:
+        # "I noticed a status report with no numbers in it": a noun phrase takes no "that"
+        that = "" if re.match(r"(?i)(an?|the)\b", behaviour) and not _VERB.search(observed[0]) else "that "
+        parts.append(_sentence(f"{lead}I noticed {that}{_lower_first(behaviour)}"))
+    elif verdict:
+        about = (topics + abouts + ["how the work went"])[0]
+        parts.append(_sentence(f"{lead}I would like to talk about {about}"))
+    elif lead and not praise_only:
         parts.append(_sentence(lead.rstrip(", ")))
+    if behaviour and verdict and topics and topics[0].lower() not in behaviour.lower():
+        # the verdict's subject ("the rota was a shambles") still says what this is about
+        noticed = parts[0].replace(lead, "", 1) if lead else parts[0]
+        parts[0] = noticed[:1].upper() + noticed[1:]
+        parts.insert(0, _sentence(f"{lead}I would like to talk about {topics[0]}"))
     if impact:
         parts.append(_sentence(f"The effect was that {impact[:1].lower() + impact[1:]}"))
-    parts.append(_sentence(f"Next time, could you {request}? I'm glad to help with it"))
-    if verdict and not observed:
-        about = topics[0] if topics else "how the work went"
-        parts.insert(0, _sentence(f"I would like to talk about {about}"))
+    if praise_only:
+        parts.append(_sentence(f"Next time, {request}"))
+    else:
+        parts.append(_sentence(f"Next time, could you {request}? I'm glad to help with it"))
     parts[:0] = [_sentence(p) for p in praise]
     return FeedbackDraft(
         rewritten=" ".join(parts),
@@ -909,6 +1024,29 @@ def compose_feedback(
         impact=_sentence(impact) if impact else "",
         next_step=_sentence(f"Next time, {request}"),
         questions=questions,
+    )
+
+
+_KEEP_GOING = "keep doing what worked, and tell me what helped most so we can share it with the team"
+
+
+def _thanks_only(*, situation: str) -> FeedbackDraft:
+    """Praise that is only a label ("You're a rock star!"): the thanks is kept, the label is not quoted, and
+    the mentor is asked what specifically went well, so the praise can name it."""
+    situation = "" if is_hostile(situation) else " ".join(situation.split()).rstrip(".")
+    lead = f"{_situation_lead(situation)}thank you" if situation else "Thank you"
+    next_step = _KEEP_GOING
+    return FeedbackDraft(
+        rewritten=f"{_sentence(lead + ', I really appreciate your work')} "
+        f"{_sentence('Next time, ' + next_step)}",
+        situation=_sentence(situation) if situation else "",
+        behaviour="",
+        impact="",
+        next_step=_sentence(f"Next time, {next_step}"),
+        questions=[
+            "What specifically did the person do well (which task, meeting or moment)?",
+            "What difference did it make to the work, the team or the people involved?",
+        ],
     )
 
 

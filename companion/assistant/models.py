@@ -171,7 +171,7 @@ class FeedbackRequest(BaseModel):
 
 
 class Flag(BaseModel):
-    kind: Literal["absolute", "character", "vague"]
+    kind: Literal["absolute", "character", "vague", "sarcasm", "intent", "rhetorical", "label"]
     phrase: str
     why: str
 

@@ -1,24 +1,27 @@
 """Behaviour kept: a feedback rewrite keeps what the mentor observed (the draft's concrete terms, once
-the judgments, absolute words and vague verdicts are set aside)."""
+the wording the feedback rules flag is set aside: judgments, absolute words, vague verdicts, sarcasm,
+guesses at intent, rhetorical openers, labels)."""
 
 from __future__ import annotations
 
 import re
 
-from companion.assistant.feedback_rules import ABSOLUTES, CHARACTER, VAGUE
+from companion.assistant.feedback_rules import find_flags
 from companion.evaluation.quality._terms import terms
 
 Metric = tuple[float, str]
 
-_JUDGED = terms(" ".join((*ABSOLUTES, *CHARACTER, *VAGUE)))
 _GENERIC = terms("you your are was were did does not have has been time times always work next again stop")
 
 
 def observed_terms(draft: str) -> set[str]:
-    """The draft's content terms that describe what happened: not the judgment words, not pronouns and
-    auxiliaries."""
-    text = re.sub(r"[\"']", " ", draft)
-    return terms(text) - _JUDGED - _GENERIC
+    """The draft's content terms that describe what happened: not the flagged phrases (removed as phrases,
+    so "a waste of time" does not take "time" out of every draft), not pronouns and auxiliaries."""
+    text = draft
+    for flag in sorted(find_flags(draft), key=lambda f: len(f.phrase), reverse=True):
+        text = re.sub(r"\b" + re.escape(flag.phrase) + r"\b", " ", text, flags=re.IGNORECASE)
+    text = re.sub(r"[\"']", " ", text)
+    return terms(text) - _GENERIC
 
 
 def behaviour_kept(draft: str, rewrite: str, *, threshold: float = 0.5) -> Metric:

@@ -1,0 +1,174 @@
+"""The feedback rules on drafts written for these tests (not the eval suite's): each kind of wording that
+lands badly is flagged, taken out of the grounded rewrite, and fails a model's rewrite; sincere uses stay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from companion.assistant.composer import compose_feedback
+from companion.assistant.feedback_rules import find_flags, plain_draft, rewrite_problems
+
+
+def kinds(text: str) -> set[tuple[str, str]]:
+    return {(f.kind, f.phrase) for f in find_flags(text)}
+
+
+@pytest.mark.parametrize(
+    ("draft", "flag", "gone", "kept"),
+    [
+        ("Wow, thanks for nothing. The handover sheet had no bed numbers on it.",
+         ("sarcasm", "thanks for nothing"), "thanks", "no bed numbers"),
+        ("Oh wonderful, yet another stellar invoice run with three duplicated payments.",
+         ("sarcasm", "oh wonderful"), "stellar", "three duplicated payments"),
+        ("Great, the staging build is broken again.", ("sarcasm", "great"), "great",
+         "staging build is broken"),
+        ("You deliberately skipped the safety briefing on the loading bay.", ("intent", "deliberately"),
+         "deliberately", "skipped the safety briefing"),
+        ("You clearly don't care about the customers, you left the returns desk unstaffed at noon.",
+         ("intent", "you clearly don't care"), "care", "left the returns desk unstaffed"),
+        ("Do you even read the brief? The mock-ups used last year's logo.", ("rhetorical", "do you even"),
+         "even read", "last year's logo"),
+        ("You are pushy and dismissive with the suppliers on the phone.", ("character", "pushy"), "pushy",
+         "suppliers on the phone"),
+        ("The shift rota was an absolute nightmare, two porters were booked twice.",
+         ("vague", "an absolute nightmare"), "nightmare", "two porters were booked twice"),
+        ("Yet again the van left the depot without the signed delivery notes.", ("absolute", "yet again"),
+         "yet again", "without the signed delivery notes"),
+        ("Each and every invoice you send goes to the wrong cost centre.", ("absolute", "each and every"),
+         "each and every", "wrong cost centre"),
+    ],
+)  # fmt: skip
+def test_each_kind_is_flagged_and_left_out_of_the_rewrite(
+    draft: str, flag: tuple[str, str], gone: str, kept: str
+) -> None:
+    assert flag in kinds(draft)
+    result = compose_feedback(draft=draft)
+    assert gone not in result.rewritten.lower()
+    assert kept in result.rewritten, "the observed fact is kept"
+    assert find_flags(result.rewritten) == [], result.rewritten
+    assert "[" not in result.rewritten and "I noticed that oh" not in result.rewritten
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        "Your brilliant summary of the two options helped the board decide in ten minutes.",
+        "Great, thanks for staying late to finish the audit pack.",
+        "Never mind the typo in the title, the figures in the table were right.",
+        "The setup wizard now shows a star rating beside each supplier.",
+        "You were late to the first call but rescued the demo. Well done.",
+        "Thanks a lot for covering my shift on Sunday.",
+        "Could you add the fluid balance to the handover next time?",
+    ],
+)
+def test_sincere_praise_and_plain_words_are_not_flagged(draft: str) -> None:
+    assert find_flags(draft) == [], kinds(draft)
+
+
+def test_a_sincere_brilliant_with_a_behaviour_is_kept() -> None:
+    result = compose_feedback(
+        draft="Your brilliant summary of the two options helped the board decide quickly."
+    )
+    assert "brilliant summary of the two options" in result.rewritten
+
+
+def test_label_only_praise_keeps_the_thanks_and_asks_what_went_well() -> None:
+    draft = "You're an absolute legend! Awesome job, keep up the good work!"
+    assert {k for k, _ in kinds(draft)} == {"label"}
+    assert plain_draft(draft).label_only
+    result = compose_feedback(draft=draft)
+    assert result.rewritten.startswith("Thank you")
+    assert "legend" not in result.rewritten.lower() and "awesome" not in result.rewritten.lower()
+    assert any("specifically" in q for q in result.questions) and all(
+        q.endswith("?") for q in result.questions
+    )
+    assert find_flags(result.rewritten) == []
+
+
+def test_a_label_with_a_behaviour_becomes_thanks_for_the_behaviour() -> None:
+    result = compose_feedback(draft="You're a star for covering the night shift at short notice.")
+    assert "Thank you for covering the night shift at short notice." in result.rewritten
+    assert "star" not in result.rewritten.lower()
+    assert not plain_draft("You're a star for covering the night shift.").label_only
+
+
+def test_a_why_question_keeps_what_was_observed() -> None:
+    assert plain_draft("Why do you always skip the unit tests?").text == "You skip the unit tests."
+    assert (
+        plain_draft("Are you trying to annoy the auditors? The ledger was late.").text
+        == "The ledger was late."
+    )
+
+
+def test_a_models_rewrite_with_sarcasm_intent_or_labels_fails_validation() -> None:
+    assert any("sarcasm" in p for p in rewrite_problems("Oh great, the slides had no dates. Really helpful."))
+    assert any("intent" in p for p in rewrite_problems("You ignored the checklist on purpose last Tuesday."))
+    assert any(
+        "rhetorical" in p for p in rewrite_problems("What were you thinking? The order shipped twice.")
+    )
+    assert any("label" in p for p in rewrite_problems("You're a superstar, thanks for the demo."))
+    assert any("vague" in p for p in rewrite_problems("In Monday's review the deck was a total mess."))
+    assert (
+        rewrite_problems(
+            "In Monday's review the deck had no dates on the timeline. Could you add them before Friday?"
+        )
+        == []
+    )
+
+
+def test_a_why_did_question_keeps_the_past_tense() -> None:
+    result = compose_feedback(draft="Why did you skip the stock check on Thursday?")
+    assert "you skipped the stock check" in result.rewritten
+    assert "?" not in result.rewritten.split(". Next time")[0], "the accusing question is gone"
+
+
+def test_an_accusation_with_nothing_observed_names_its_topic_and_asks_what_happened() -> None:
+    result = compose_feedback(draft="You clearly couldn't care less about the patients on ward 3.")
+    assert result.rewritten.startswith("I would like to talk about the patients on ward 3.")
+    assert "care" not in result.rewritten
+    assert "What exactly did you see or hear the person do?" in result.questions
+
+
+def test_praise_with_its_effect_closes_with_keep_going_not_a_request_to_change() -> None:
+    result = compose_feedback(
+        draft="Nice catch on the duplicate refund, that saved the store two hundred pounds."
+    )
+    assert result.rewritten.startswith("Nice catch on the duplicate refund.")
+    assert "The effect was that it saved the store two hundred pounds." in result.rewritten
+    assert "keep doing what worked" in result.rewritten and "try differently" not in result.rewritten
+
+
+def test_the_behaviour_metric_sets_aside_flagged_phrases_not_their_common_words() -> None:
+    from companion.evaluation.quality.rewrite import observed_terms
+
+    terms = observed_terms("The car park sign was a car crash. You're a rock star for fixing it.")
+    assert {"car", "park", "sign", "fix"} <= terms, "only the flagged phrases are set aside"
+    assert not {"rock", "star", "crash"} & terms
+
+
+def test_a_model_reply_with_sarcasm_or_a_guess_at_intent_falls_back_to_the_grounded_rewrite(
+    tmp_path: Path,
+) -> None:
+    from companion.assistant.models import FeedbackRequest
+    from tests.support.assistant import ADMIN, build
+
+    snide = {
+        "rewritten": "Oh great, the rota went out with two nurses booked twice. You clearly don't care about "
+        "the ward. Could you check the bookings before Friday?",
+        "situation": "the night shift rota for next week",
+        "behaviour": "two nurses were booked twice",
+        "impact": "the ward was short on Tuesday night",
+        "next_step": "check the bookings before sending the rota",
+        "changes": [],
+        "sources": [1],
+    }
+    services = build(tmp_path, [snide, snide])
+    draft = "Great, the rota has two nurses booked twice again."
+    result = services.mentoring.coach_feedback(ADMIN, FeedbackRequest(draft=draft))
+    problems = " ".join(result.generation.problems)
+    assert result.origin == "grounded"
+    assert "sarcasm wording: 'oh great'" in problems and "intent wording" in problems
+    assert "two nurses booked twice" in result.rewritten and find_flags(result.rewritten) == []
+    assert {(f.kind, f.phrase) for f in result.flagged} == {("sarcasm", "great")}
