@@ -73,7 +73,11 @@ _ADVERB = re.compile(
     r"well|earlier|faster|quickly|consistently|more\s+\w+ly|more\s+often)\b",
     re.I,
 )
-_MANNER = re.compile(r"\s+(without\s+.+|calmly|confidently|clearly|reliably|on\s+time|more\s+\w+ly)$", re.I)
+_MANNER = re.compile(
+    r"\s+(without\s+.+|calmly|confidently|clearly|reliably|on\s+time|inside\s+out|in\s+depth|properly|"
+    r"more\s+\w+ly)$",
+    re.I,
+)
 _ROLE_HEAD = re.compile(
     r"(?<!ment)(?:er|or|ist|ant|ent|ian|ive|lead|nurse|chef|head|officer|coach|partner|owner|clerk|agent|"
     r"specialist|tutor|pilot|captain|foreman|inspector|sergeant|surgeon|doctor|midwife|paramedic|steward|"
@@ -125,8 +129,11 @@ def plural(phrase: str) -> str:
     words = head.split()
     if not words:
         return phrase
-    words[-1] = plural_word(words[-1])
+    words[-1] = f"{words[-1]} sessions" if words[-1].lower() in _MASS_ING else plural_word(words[-1])
     return " ".join(words) + sep + tail
+
+
+_MASS_ING = frozenset("planning training coaching mentoring onboarding grooming teaching testing".split())
 
 
 def singular(phrase: str) -> str:
@@ -145,7 +152,7 @@ def singular(phrase: str) -> str:
         last = last[:-3] + "man"
     elif low.endswith("s") and not low.endswith(("ss", "us", "is")):
         last = last[:-1]
-    words[-1] = last
+    words[-1] = f"{last} session" if last.lower() in _MASS_ING else last
     return " ".join(words) + sep + tail
 
 
@@ -159,7 +166,7 @@ def _split_head(phrase: str) -> tuple[str, str, str]:
 def _bare(phrase: str) -> str:
     """A noun phrase without determiner or comparative: "my first clearer design doc" -> "design doc"."""
     out = re.sub(
-        r"^(?:(?:a|an|one|the|my|your|our|their|some|more|better|first|own|new|enough)\s+)+",
+        r"^(?:(?:a|an|one|the|my|your|our|their|some|more|better|first(?!\s+aid)|own|new|enough)\s+)+",
         "",
         phrase,
         flags=re.I,
@@ -398,7 +405,8 @@ def _target(a: Aspiration) -> tuple[str, str] | None:
 
 
 def _role_name(phrase: str) -> str:
-    out = re.sub(r"^(?:(?:a|an|the|your|my)\s+)+", "", phrase.strip(), flags=re.I)
+    out = re.sub(r"^(?:become|becoming|be)\s+", "", phrase.strip(), flags=re.I)
+    out = re.sub(r"^(?:(?:a|an|the|your|my)\s+)+", "", out, flags=re.I)
     out = re.sub(r"\s+(?:role|job|position|post|track)\b", "", out, flags=re.I)
     out = re.sub(r"^(?:role|job|position)\s+(?:as|of)\s+(?:(?:a|an)\s+)?", "", out, flags=re.I)
     return out.strip(" ,.")
@@ -442,7 +450,7 @@ def _credential(a: Aspiration) -> tuple[str, str] | None:
         name = f"{certified.group(1).lower()} {_role_name(certified.group(2))}"
         return f"the assessment to become {article(name)} {name}", name
     noun = re.search(
-        r"(?:(?:a|an|the|your|my|first|next)\s+)*(.*?\b(?:certification|certificate|licen[cs]e|qualification|"
+        r"(?:(?:a|an|the|your|my|first(?!\s+aid)|next)\s+)*(.*?\b(?:certification|certificate|licen[cs]e|qualification|"
         r"accreditation|diploma|degree)s?\b.*)$",
         a.rest,
         re.I,
@@ -451,7 +459,9 @@ def _credential(a: Aspiration) -> tuple[str, str] | None:
         name = _bare(noun.group(1))
         return f"the exam for the {name}", name
     exam = re.search(
-        r"(?:(?:a|an|the|your|my|first|next|all)\s+)*(.*?\b(?:exams?|tests?|assessments?)\b.*)$", a.rest, re.I
+        r"(?:(?:a|an|the|your|my|first(?!\s+aid)|next|all)\s+)*(.*?\b(?:exams?|tests?|assessments?)\b.*)$",
+        a.rest,
+        re.I,
     )
     if exam and a.verb in {"pass", "sit", "take", "clear", "do", "ace", "complete", "prepare"}:
         name = _bare(exam.group(1))
@@ -530,7 +540,7 @@ def plan_for(a: Aspiration, *, n: int, weeks: int, horizon: date) -> Plan:
             f"1 shadowing day with {_someone(name)} done, with 2 gaps you saw written down",
         )
 
-    if re.match(r"delegat|hand over|pass on", lower):
+    if re.match(r"delegat|hand (?:over|off|on)|pass on", lower):
         to = re.search(r"\bto\s+(.+)$", a.rest, re.I)
         who = to.group(1).strip() if to else ""
         recipients = who if re.match(r"(?:the|your|a|an|others|my)\b", who) or not who else f"the {who}"
@@ -538,7 +548,8 @@ def plan_for(a: Aspiration, *, n: int, weeks: int, horizon: date) -> Plan:
         if thing and not re.search(
             r"\b(?:tasks?|work|things|jobs|more|everything|stuff|responsibilit\w*)\b", thing
         ):
-            pp = "handed over" if verb == "hand over" else "passed on" if verb == "pass on" else "delegated"
+            first, _, particle = verb.partition(" ")
+            pp = f"{first.rstrip('e')}ed {particle}".strip()
             return Plan(
                 f"{thing} {pp} to {recipients}, with {n} check-ins agreed and held",
                 (
@@ -563,7 +574,7 @@ def plan_for(a: Aspiration, *, n: int, weeks: int, horizon: date) -> Plan:
     if re.match(
         r"(?:speak|speak up|contribute|participate|ask|share|voice|chip in|talk|be heard)\b", verb
     ) and (re.search(rf"\b(?:{_MEETINGS})\b", place, re.I)):
-        what = re.match(r"(?:more\s+)?(questions|ideas|opinions|views|concerns)\b", a.rest, re.I)
+        what = re.match(r"(?:(?:more|your)\s+)?(questions|ideas|opinions|views|concerns)\b", a.rest, re.I)
         act = f"{verb} {what.group(1)}" if what else verb
         places = plural(place)
         return Plan(
@@ -684,21 +695,25 @@ def plan_for(a: Aspiration, *, n: int, weeks: int, horizon: date) -> Plan:
         )
         single = (
             bool(re.match(r"(?:a|an|one|my|your|the)\s", a.rest, re.I))
-            and not obj.endswith("s")
+            and not _split_head(obj)[0].endswith("s")
             and not (
                 re.search(r"\b(?:weekly|daily|monthly|regular|recurring|team)\b", obj)
                 and not re.search(r"\bfirst\b", a.rest)
             )
         )
         thing = _bare(_MANNER.sub("", a.rest))
+        if re.match(r"(?:your|the)\s+\w+'s?\s", a.rest):  # "our team's retrospectives" keeps its owner
+            thing = _MANNER.sub("", a.rest).strip()
+        one = singular(re.sub(r"^(?:your|the)\s+\w+'s?\s+", "", thing))
         if single:
             measure = (
                 f"1 {thing} that you {verb}, with at least {n} participants asked afterwards what worked and "
                 "what to change"
             )
         else:
+            some = f"{n} of {plural(thing)}" if re.match(r"(?:your|the)\s", thing) else f"{n} {plural(thing)}"
             measure = (
-                f"{n} {plural(thing)} that you {verb} with an agenda agreed beforehand, each followed by one "
+                f"{some} that you {verb} with an agenda agreed beforehand, each followed by one "
                 "participant's feedback"
             )
         if single:
@@ -714,12 +729,11 @@ def plan_for(a: Aspiration, *, n: int, weeks: int, horizon: date) -> Plan:
         return Plan(
             measure,
             (
-                f"Pick the date for the first {singular(thing)} and tell the people involved",
-                f"Agree with your mentor what a well-{past} {singular(_split_head(thing)[0])} looks like",
+                f"Pick the date for the first {one} and tell the people involved",
+                f"Agree with your mentor what a well-{past} {singular(_split_head(one)[0])} looks like",
             ),
-            f"{verb.capitalize()} the first {singular(thing)} and go through the participants' feedback "
-            f"with your mentor",
-            f"1 {singular(thing)} that you {verb}, with the participants' feedback and 2 changes for "
+            f"{verb.capitalize()} the first {one} and go through the participants' feedback with your mentor",
+            f"1 {one} that you {verb}, with the participants' feedback and 2 changes for "
             f"next time written "
             "down",
         )
@@ -774,17 +788,17 @@ def plan_for(a: Aspiration, *, n: int, weeks: int, horizon: date) -> Plan:
             else _bare(_MANNER.sub("", a.rest))
         )
         metric = re.sub(r"\s+(?:two|three|four|\d+)\s+\w+\s+in\s+a\s+row$", "", metric)
+        metric = f"the {metric}" if a.rest.lower().startswith("the ") else f"your {metric}"
         return Plan(
-            f"your {metric} tracked every week for {weeks} weeks against a target agreed with your "
-            f"mentor, with "
-            "each missed week reviewed",
+            f"{metric} tracked every week for {weeks} weeks against a target agreed with your mentor, "
+            "with each missed week reviewed",
             (
-                f"Write down where your {metric} is today and agree the target with your mentor",
-                f"Pick the one change most likely to move your {metric} and try it for two weeks",
+                f"Write down where {metric} is today and agree the target with your mentor",
+                f"Pick the one change most likely to move {metric} and try it for two weeks",
             ),
-            f"Review the first weeks of your {metric} against the target with your mentor",
-            f"your {metric} on target in at least 2 of the first {max(weeks // 2, 2)} weeks, with what "
-            f"helped noted",
+            f"Review the first weeks of {metric} against the target with your mentor",
+            f"{metric} on target in at least 2 of the first {max(weeks // 2, 2)} weeks, with what helped "
+            "noted",
         )
 
     if re.search(
@@ -803,6 +817,22 @@ def plan_for(a: Aspiration, *, n: int, weeks: int, horizon: date) -> Plan:
             ),
             f"{act[:1].upper() + act[1:]} once for real and review your note with your mentor",
             f"1 real occasion on which you {act}, with what worked and what to try next written down",
+        )
+
+    if re.search(
+        r"\b(?:every|each)\s+(?:day|morning|evening|week|monday|tuesday|wednesday|thursday|friday|"
+        r"sunday|saturday|shift)\b|\b(?:daily|weekly)$|\b(?:once|twice|\w+\s+times)\s+a\s+(?:day|week)\b",
+        a.act,
+        re.I,
+    ):
+        return Plan(
+            f"{n} weeks in a row in which you {a.act}, ticked off in a tracker",
+            (
+                f"Put the time to {a.act} in your calendar for the next four weeks",
+                "Set up a simple tracker and show it to your mentor after the first week",
+            ),
+            "Review the first two weeks of the tracker with your mentor and adjust the plan",
+            f"2 weeks in a row in which you {a.act}, with what got in the way noted",
         )
 
     if re.match(
