@@ -21,7 +21,7 @@ _CHATTER = re.compile(r"^(?:(?:ok(?:ay)?|so|well|basically|honestly|um+|hi|hey|r
 _WANT = re.compile(
     r"^(?:i\s+(?:really\s+|would\s+really\s+)?(?:want|would like|'d like|would love|'d love|wish|hope|"
     r"need|plan|aim|intend|am trying|am hoping|am going|have)(?:\s+to)?|i'm\s+(?:trying|hoping|going)\s+to|"
-    r"i'd\s+(?:like|love)\s+to|my\s+(?:goal|aim|plan|wish)\s+is(?:\s+to)?|help\s+me(?:\s+to)?|"
+    r"i'd\s+(?:really\s+)?(?:like|love)\s+to|my\s+(?:goal|aim|plan|wish)\s+is(?:\s+to)?|help\s+me(?:\s+to)?|"
     r"i\s+(?:want|would like)|to)\s+",
     re.I,
 )
@@ -543,7 +543,9 @@ def plan_for(a: Aspiration, *, n: int, weeks: int, horizon: date) -> Plan:
     if re.match(r"delegat|hand (?:over|off|on)|pass on", lower):
         to = re.search(r"\bto\s+(.+)$", a.rest, re.I)
         who = to.group(1).strip() if to else ""
-        recipients = who if re.match(r"(?:the|your|a|an|others|my)\b", who) or not who else f"the {who}"
+        recipients = (
+            who if re.match(r"(?:the|your|a|an|others|my)\b", who) else f"the {who}" if who else "others"
+        )
         thing = (a.rest[: to.start()] if to else a.rest).strip()
         if thing and not re.search(
             r"\b(?:tasks?|work|things|jobs|more|everything|stuff|responsibilit\w*)\b", thing
@@ -711,7 +713,13 @@ def plan_for(a: Aspiration, *, n: int, weeks: int, horizon: date) -> Plan:
                 "what to change"
             )
         else:
+            owner = re.match(r"(?:your|the)\s", a.rest)
             some = f"{n} of {plural(thing)}" if re.match(r"(?:your|the)\s", thing) else f"{n} {plural(thing)}"
+            some = (
+                f"{n} of {owner.group(0)}{plural(thing)}"
+                if owner and some == f"{n} {plural(thing)}"
+                else some
+            )
             measure = (
                 f"{some} that you {verb} with an agenda agreed beforehand, each followed by one "
                 "participant's feedback"
