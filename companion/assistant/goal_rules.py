@@ -28,7 +28,7 @@ _WANT = re.compile(
 # "get better at", "be more good at", "become confident (in)", "build confidence to", "get comfortable"
 _IMPROVING = re.compile(
     r"^(?:(?:get|getting|become|be|feel|grow|am)\s+(?:(?:a\s+lot|much|more|a\s+bit)\s+)?"
-    r"(?:better|good|confident|comfortable|calmer|stronger|more\s+\w+|\w+er)|build\s+(?:up\s+)?(?:my\s+)?"
+    r"(?:better|good|confident|comfortable|calmer|stronger|fluent|more\s+\w+|\w+er)|build\s+(?:up\s+)?(?:my\s+)?"
     r"confidence|improve\s+(?:at|in)|work\s+on)(?:\s+(?:at|in|with|when(?:\s+i)?|about|to|for|on))?\s+",
     re.I,
 )
@@ -55,8 +55,8 @@ _LINKS = frozenset("from to into with in on at for my your our the a an".split()
 _VERBS = frozenset(
     "speak talk present write lead listen manage negotiate explain plan run ask say give handle deal "
     "work use read "
-    "build make take delegate prioritise prioritize organise organize coach mentor teach train estimate code "
-    "design sell answer stay keep stop start say delegate review chair facilitate share push stand hand "
+    "build make take delegate prioritise prioritize organise organize coach mentor teach train estimate "
+    "sell answer stay keep stop start say delegate chair facilitate share push stand hand "
     "follow "
     "pitch network meet connect finish complete".split()
 )
@@ -79,7 +79,7 @@ _MANNER = re.compile(
     re.I,
 )
 _ROLE_HEAD = re.compile(
-    r"(?<!ment)(?:er|or|ist|ant|ent|ian|ive|lead|nurse|chef|head|officer|coach|partner|owner|clerk|agent|"
+    r"(?<!ment)(?:er|or|ist|ant|agent|student|president|resident|intendent|ian|ive|lead|nurse|chef|head|officer|coach|partner|owner|clerk|agent|"
     r"specialist|tutor|pilot|captain|foreman|inspector|sergeant|surgeon|doctor|midwife|paramedic|steward|"
     r"chair|principal|dean|associate|apprentice|intern|medic|admin|rep|hand|crew|staff)s?$",
     re.I,
@@ -225,6 +225,8 @@ def base_form(word: str) -> str:
         return stem[:-1]
     if s in _KEEP_NO_E:
         return stem
+    if re.search(r"[^e]at$|ut$", s) and len(s) > 3:
+        return stem + "e"  # negotiating, delegating, executing
     if re.search(r"(?:[bcdfgkptz]l|[nr]c|[ae]ng|v|u|[^aeiou][aeiou][^aeiouwxy]|[aeiou]s|iz|ss)$", s) and not (
         re.search(r"(?:en|er|on|el|om|ow)$", s) and len(s) > 3
     ):
@@ -390,15 +392,28 @@ def _target(a: Aspiration) -> tuple[str, str] | None:
         a.act,
         re.I,
     )
-    if moved and (
-        moved.group("origin") or a.verb in {"move", "switch", "transition", "pivot", "change", "break"}
+    pattern = r"(?:full|part)-?time|remote|hybrid|nights|days|flexi\w*|home"  # a way of working, not a role
+    if (
+        moved
+        and (moved.group("origin") or a.verb in {"move", "switch", "transition", "pivot", "change", "break"})
+        and not re.match(pattern, _role_name(moved.group("target")), re.I)
     ):
-        return _role_name(moved.group("target")), _role_name(moved.group("origin") or "")
-    become = re.match(r"^become\s+(?:(?:a|an|the)\s+)?(?P<target>.+)$", a.act, re.I)
+        target = moved.group("target").strip()
+        kept = re.match(r"the\s+", target, re.I) and not _is_role(_role_name(target))
+        name = "the " + _role_name(target) if kept else _role_name(target)
+        return name, _role_name(moved.group("origin") or "")
+    applied = re.match(r"^apply\s+for\s+(?:(?:a|an|the)\s+)?(?P<target>.+)$", a.act, re.I)
+    if applied and _is_role(_role_name(applied.group("target"))):
+        return _role_name(applied.group("target")), ""
+    become = re.match(r"^become\s+(?P<article>(?:a|an|the)\s+)?(?P<target>.+)$", a.act, re.I)
     if (
         become
-        and not re.match(r"(?:more|less|better|confident|comfortable|good|known)\b", become.group("target"))
-        and (not re.search(r"\b(?:go-to|expert|person|authority|known)\b", become.group("target"), re.I))
+        and not re.match(r"(?:more|less|better|worse|\w+er\s+\w+er)\b", become.group("target"))
+        and not re.match(
+            r"(?:more|less|better|confident|comfortable|good|known|fluent)\b", become.group("target")
+        )
+        and not re.search(r"\b(?:go-to|expert|person|authority|known)\b", become.group("target"), re.I)
+        and (become.group("article") or _is_role(_role_name(become.group("target"))))
     ):
         return _role_name(become.group("target")), ""
     return None
@@ -621,19 +636,20 @@ def plan_for(a: Aspiration, *, n: int, weeks: int, horizon: date) -> Plan:
         to = re.search(r"\bto\s+(.+)$", rest, re.I)
         at = re.search(r"\b(?:at|in|for)\s+(.+)$", rest, re.I)
         topic = rest[: to.start()] if to else (rest[: at.start()] if at else rest)
-        topic = re.sub(
-            rf"^(?:(?:a|an|one|my|your|the|first)\s+)*(?:{unit}\w*)\s*(?:on|about|of)?\s*",
-            "",
+        named = re.match(
+            rf"^(?:(?:a|an|one|my|your|the|first)\s+)*((?:[\w-]+\s+){{0,2}}?{unit})\w*\s*(?:(?:on|about|of)\s+)?",
             topic.strip(),
-            flags=re.I,
+            re.I,
         )
+        if named:
+            unit, topic = named.group(1), topic.strip()[named.end() :]
         topic = re.sub(r"^(?:(?:a|an|one|first)\s+)+", "", topic.strip(), flags=re.I)
         tail = (f" of {topic}" if topic else "") + (
             f" to {to.group(1).strip()}" if to else (f" {at.group(0).strip()}" if at else "")
         )
-        single = bool(re.search(rf"\b(?:a|an|one|my first|your first)\s+(?:\w+\s+)?{unit}\b", lower)) or bool(
-            at and re.match(r"(?:a|an|the)\s", at.group(1), re.I) and not to
-        )
+        single = bool(
+            re.search(rf"\b(?:a|an|one|my first|your first)\s+(?:\w+\s+)?{re.escape(unit)}\b", lower, re.I)
+        ) or bool(at and re.match(r"(?:a|an|the)\s", at.group(1), re.I) and not to)
         unit_pl = plural_word(unit)
         if single:
             listener = "each followed by written feedback from a listener"
@@ -691,7 +707,49 @@ def plan_for(a: Aspiration, *, n: int, weeks: int, horizon: date) -> Plan:
             f"2 conversations with {people} held, with one follow-up agreed for each",
         )
 
-    if verb in {"lead", "run", "facilitate", "chair", "host", "organise", "organize", "coordinate"} and obj:
+    group = re.match(
+        r"(?:a|an|the|your)?\s*(?:new\s+|small\s+)?(team|group|squad|crew|department|unit|ward|shift)\b",
+        a.rest,
+    )
+    if verb in {"lead", "manage", "run", "supervise"} and group:
+        crew = re.sub(r"^(?:a|an)\s+", "the ", a.rest.strip())
+        crew = crew if re.match(r"(?:the|your)\s", crew) else f"the {crew}"
+        return Plan(
+            f"{n} check-ins that you lead with {crew}, each ending with one request from the group noted and "
+            "acted on",
+            (
+                f"Meet each person in {crew} for ten minutes and note what they need",
+                "Agree with your mentor how you will run the first check-in",
+            ),
+            "Hold the first two check-ins and go through what the group asked for with your mentor",
+            f"2 check-ins with {crew} held, with what the group asked for noted",
+        )
+    event = re.search(
+        r"\b(?:sessions?|meetings?|workshops?|projects?|retros?|retrospectives?|one-to-ones?|events?|evenings?|"
+        r"briefings?|trainings?|webinars?|stand-?ups?|huddles?|reviews?|programmes?|programs?|initiatives?|"
+        r"campaigns?|classes|class|courses?|days?|nights?|brown-bags?|lunch-and-learns?|demos?|onboarding|"
+        r"induction|inductions|rotas?|audits?|drills?|clinics?|assemblies|assembly|conferences?|hackathons?|"
+        r"calls?|syncs?|planning|interviews?)\b",
+        obj,
+        re.I,
+    )
+    if (
+        verb
+        in {
+            "lead",
+            "run",
+            "facilitate",
+            "chair",
+            "host",
+            "organise",
+            "organize",
+            "coordinate",
+            "teach",
+            "deliver",
+        }
+        and obj
+        and event
+    ):
         past = {"lead": "led", "run": "run", "host": "hosted", "chair": "chaired"}.get(
             verb, verb.rstrip("e") + "ed"
         )
@@ -829,18 +887,22 @@ def plan_for(a: Aspiration, *, n: int, weeks: int, horizon: date) -> Plan:
 
     if re.search(
         r"\b(?:every|each)\s+(?:day|morning|evening|week|monday|tuesday|wednesday|thursday|friday|"
-        r"sunday|saturday|shift)\b|\b(?:daily|weekly)$|\b(?:once|twice|\w+\s+times)\s+a\s+(?:day|week)\b",
+        r"sunday|saturday|shift|month)\b|\b(?:daily|weekly|monthly)$|"
+        r"\b(?:once|twice|\w+\s+times|one\s+\w+)\s+a\s+(?:day|week|month)\b",
         a.act,
         re.I,
     ):
+        you_do = re.sub(r"^be\b", "are", a.act)
+        period = "months" if re.search(r"\bmonth", a.act) else "weeks"
+        count = max(weeks // 4, 2) if period == "months" else n
         return Plan(
-            f"{n} weeks in a row in which you {a.act}, ticked off in a tracker",
+            f"{count} {period} in a row in which you {you_do}, ticked off in a tracker",
             (
-                f"Put the time to {a.act} in your calendar for the next four weeks",
+                f"Write down what you will do to {a.act} and put it in your calendar",
                 "Set up a simple tracker and show it to your mentor after the first week",
             ),
-            "Review the first two weeks of the tracker with your mentor and adjust the plan",
-            f"2 weeks in a row in which you {a.act}, with what got in the way noted",
+            "Review the first weeks of the tracker with your mentor and adjust the plan",
+            f"2 {period} in a row in which you {you_do}, with what got in the way noted",
         )
 
     if re.match(
