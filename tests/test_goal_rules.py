@@ -178,3 +178,21 @@ def test_word_helpers() -> None:
         and plural("design documents") == "design documents"
     )
     assert singular("design documents") == "design document" and singular("weekly huddles") == "weekly huddle"
+
+
+def test_only_a_role_or_a_place_is_a_target() -> None:
+    applied = goals_for("apply for the site supervisor job", 1)[0]
+    assert "conversations with site supervisors" in applied.measure
+    office = goals_for("move to the Leeds office", 1)[0]
+    assert "people who work in the Leeds office" in office.measure
+    hours = goals_for("switch from nights to days", 1)[0]
+    assert "shadowing" not in hours.measure and "people who work in" not in hours.measure
+    fluent = goals_for("become fluent in Portuguese", 1)[0]
+    assert fluent.measure.startswith("4 practice sessions on Portuguese")
+
+
+def test_a_regular_habit_is_tracked_in_its_own_period() -> None:
+    weekly = goals_for("be at my desk by eight every morning", 1)[0]
+    assert "weeks in a row in which you are at your desk by eight every morning" in weekly.measure
+    monthly = goals_for("visit one partner school a month", 1)[0]
+    assert "months in a row in which you visit one partner school a month" in monthly.measure

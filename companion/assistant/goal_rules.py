@@ -888,7 +888,7 @@ def plan_for(a: Aspiration, *, n: int, weeks: int, horizon: date) -> Plan:
     if re.search(
         r"\b(?:every|each)\s+(?:day|morning|evening|week|monday|tuesday|wednesday|thursday|friday|"
         r"sunday|saturday|shift|month)\b|\b(?:daily|weekly|monthly)$|"
-        r"\b(?:once|twice|\w+\s+times|one\s+\w+)\s+a\s+(?:day|week|month)\b",
+        r"\b(?:once|twice|\w+\s+times|one(?:\s+[\w-]+){1,3})\s+a\s+(?:day|week|month)\b",
         a.act,
         re.I,
     ):
