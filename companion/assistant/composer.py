@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from companion.assistant.feedback_rules import ABSOLUTES, CHARACTER, VAGUE_PATTERN, contradicts, plain_draft
+from companion.assistant.goal_rules import GENERIC, plan_for, read_aspiration
 from companion.assistant.grounding import Grounding
 from companion.assistant.guard import is_hostile
 from companion.assistant.models import AgendaItem, DraftedGoal
@@ -365,130 +366,12 @@ def _cited(sentence: str, n: int) -> str:
 # ---- goals -----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _GoalKind:
-    """How to measure progress on one kind of aspiration. `{what}` is the aspiration's own object phrase,
-    `{n}` a count that fits the horizon."""
-
-    pattern: str
-    measure: str
-    steps: tuple[str, ...]
-    milestone: str
-
-
-_KINDS = (
-    _GoalKind(
-        r"present\w*|presentation|public speaking|speak\w*|talks?\b|pitch\w*|demo\w*",
-        "{n} presentations on {what}, each followed by written feedback from at least one listener",
-        ("Pick the first presentation on {what} and book a date for it",
-         "Rehearse it once with your mentor and note two things to change"),
-        "Give the first presentation on {what} and go through the listener's feedback with your mentor",
-    ),
-    _GoalKind(
-        r"writ\w*|document\w*|docs\b|proposals?|blog\w*|reports?\b",
-        "{n} pieces of {what} drafted and reviewed by a colleague, with fewer review comments on the last "
-        "than on the first",
-        ("Choose the first piece of {what} and the colleague who will review it",
-         "Collect two examples of {what} that you think work well and note why"),
-        "Have the first piece of {what} reviewed and list what the reviewer asked to change",
-    ),
-    _GoalKind(
-        r"delegat\w*|hand\w* over|let go",
-        "{n} recurring tasks delegated to others, each with an agreed owner and a check-in date",
-        ("List the tasks you do each week and mark the ones someone else could own",
-         "Pick the first task to hand over and agree the owner and a check-in date"),
-        "Hand over the first task and review at the check-in how it went",
-    ),
-    _GoalKind(
-        r"move\b|moving|become|becoming|transition\w*|switch\w*|promot\w*|career|role\b",
-        "{n} pieces of evidence for {what}: projects delivered, skills shown or feedback received",
-        ("Write down what people in {what} do that you do not do yet",
-         "Ask one person already in {what} what evidence mattered most for them"),
-        "Deliver the first piece of evidence for {what} and show it to your mentor",
-    ),
-    _GoalKind(
-        r"\blead\w*|\brun\b|running|facilitat\w*|manag\w*|chair\w*",
-        "{n} occasions leading {what}, each with feedback from one participant",
-        ("Pick the first occasion to lead {what} and tell the people involved",
-         "Agree with your mentor what a well-led {what} looks like"),
-        "Lead {what} once and go through the participant's feedback with your mentor",
-    ),
-    _GoalKind(
-        r"network\w*|visib\w*|connect\w*|relationship\w*|know (?:more )?people|meet\w*",
-        "{n} conversations with people {what}, each with one follow-up agreed",
-        ("List five people {what} you would like to know and why",
-         "Ask your mentor for one introduction and book the first conversation"),
-        "Hold the first two conversations with people {what} and note what you learned",
-    ),
-    _GoalKind(
-        r"feedback|conflict|difficult|assertiv\w*|say no|confiden\w*|negotiat\w*|push back",
-        "{n} real conversations where you practise {what}, each noted afterwards with what worked",
-        ("Pick the next conversation where you can practise {what}",
-         "Role-play it once with your mentor and agree what to try"),
-        "Practise {what} in one real conversation and review the note with your mentor",
-    ),
-    _GoalKind(
-        r"learn\w*|understand\w*|stud\w*|course|master\w*|skill\w*|get better|improv\w*|practi[cs]\w*",
-        "{n} practice sessions on {what}, each ending with one thing you can now do written down",
-        ("Pick a course, book or project that teaches {what} and block time for it",
-         "Agree with your mentor a small task that shows progress on {what}"),
-        "Finish the first practice task on {what} and show the result to your mentor",
-    ),
-    _GoalKind(
-        r"time\b|prioriti\w*|focus\w*|balance|evening\w*|workload|overtime|burn\w*|organi[sz]\w*",
-        "{n} weeks in a row in which you plan and track {what}, noting each week what slipped and why",
-        ("Track one ordinary week to see where the time for {what} goes",
-         "Choose one change to try next week and tell your mentor"),
-        "Review the first two tracked weeks of {what} with your mentor",
-    ),
-)  # fmt: skip
-
-_LEADING = re.compile(
-    r"^(?:i\s+(?:want|would like|'d like|wish|hope|need|plan|aim)\s+to\s+|i'?m\s+(?:trying|hoping)\s+to\s+|"
-    r"to\s+|help\s+me\s+(?:to\s+)?|(?:get|become|be)\s+(?:better|more\s+\w+|comfortable|good|confident)\s+"
-    r"(?:at|in|with|when)\s+)",
-    re.I,
-)
-_GENERIC = "my development goal"
-
-
 def aspiration_core(aspiration: str) -> str:
-    """The aspiration as a verb phrase ("get better at X" stays whole), without "I want to"."""
+    """The aspiration as the action it names, in the mentee's own words, without "I want to", a purpose
+    clause or a time phrase."""
     if is_hostile(aspiration):
-        return "Make progress on " + _GENERIC
-    core = " ".join(aspiration.strip().rstrip(".!?").split())
-    core = re.sub(
-        r"^(?:i\s+(?:want|would like|'d like|wish|hope|need|plan|aim)\s+to|to)\s+", "", core, flags=re.I
-    )
-    return (core[:1].upper() + core[1:])[:160] if core else "Make progress on " + _GENERIC
-
-
-def _object_phrase(core: str, match: re.Match[str] | None, *, keep_place: bool = False) -> str:
-    """The part of the aspiration the measure counts: what follows the matched verb, or the whole core."""
-    rest = core[match.end() :] if match else core
-    if keep_place and re.match(r"\s*(?:in|outside|across|beyond|at|within)\b", rest, re.I):
-        return re.sub(r"\bmy\b", "your", rest.strip(" ,."), flags=re.I)
-    if keep_place:
-        rest = re.sub(r"^\s*(?:with|of|to)?\s*", "", rest)
-        return (
-            "in " + re.sub(r"\bmy\b", "your", rest.strip(" ,."), flags=re.I)
-            if _words(rest)
-            else "across the company"
-        )
-    target = re.search(r"\b(?:into|to become|towards?|as)\s+(.+)$", rest, re.I)
-    if target and re.search(
-        r"role|job|position|engineer|developer|manager|lead|career", target.group(1), re.I
-    ):
-        rest = target.group(1)
-    rest = re.sub(r"^\s*(?:instead of|rather than)\b.*$", "", rest, flags=re.I)
-    rest = re.sub(
-        r"^\s*(?:to|on|at|in|with|for|about|of|into|my|the|a|an)\b\s*", "", rest, flags=re.I
-    ).strip()
-    rest = re.sub(r"\s+(?:instead of|rather than)\b.*$", "", rest, flags=re.I).strip(" ,.")
-    if _words(rest) < 1:
-        rest = _LEADING.sub("", core).strip(" ,.") or core
-    rest = re.sub(r"\bmy\b", "your", re.sub(r"\bmyself\b", "yourself", rest, flags=re.I), flags=re.I)
-    return rest[:1].lower() + rest[1:] if rest else _GENERIC
+        return "Make progress on " + GENERIC
+    return read_aspiration(aspiration).core
 
 
 def _count(weeks: int) -> int:
@@ -504,36 +387,27 @@ def compose_goals(
     today: date,
     horizon: date,
 ) -> list[DraftedGoal]:
-    """SMART goals in the aspiration's own terms: a skill goal with a count that fits the horizon, a
-    first milestone at the midpoint, and a conversation goal; each measure and step names what the
-    aspiration is about, and each goal cites the closest safe guide passage."""
-    core = aspiration_core(aspiration)
-    core_lower = core[:1].lower() + core[1:]
+    """SMART goals in the aspiration's own terms: a goal with a measure that fits its kind (a credential,
+    a role change, a behaviour in meetings, ...) and a count that fits the horizon, a first milestone at
+    the midpoint, and a conversation goal; each goal cites the closest safe guide passage."""
     hostile_input = is_hostile(aspiration)
-    lower = core.lower()
-    kind = next((k for k in _KINDS if re.search(k.pattern, lower)), None)
-    match = re.search(kind.pattern, lower) if kind else None
-    keep_place = kind is not None and kind.pattern.startswith("network")
-    what = _GENERIC if hostile_input else _object_phrase(core, match, keep_place=keep_place)
+    read = read_aspiration("make progress on your development goal" if hostile_input else aspiration)
+    core = read.core
     weeks = max((horizon - today).days // 7, 2)
     n = _count(weeks)
     midpoint = today + timedelta(days=max((horizon - today).days // 2, 1))
-    if kind is None:
-        measure = f"{n} concrete steps taken toward this ({core_lower}), each noted with what went well"
-        steps = [f"Agree with your mentor what done looks like for '{what}'",
-                 f"Plan the first attempt at {what} within two weeks"]  # fmt: skip
-        milestone = f"Make the first attempt at {what} and review it with your mentor"
-    else:
-        measure = kind.measure.format(n=n, what=what)
-        steps = [s.format(what=what) for s in kind.steps]
-        milestone = kind.milestone.format(what=what)
+    plan = plan_for(read, n=n, weeks=weeks, horizon=horizon)
+    steps = list(plan.steps)
     context_step = _context_step(context)
     if context_step:
         steps = [steps[0], context_step, steps[1]]
+    why = f", so that {read.why_own}" if read.why_own else ""
     goals = [
         DraftedGoal(
-            statement=_sentence(f"{core} by {horizon.isoformat()}, measured by {measure.split(',')[0]}"),
-            measure=_sentence(measure),
+            statement=_sentence(
+                f"{core} by {horizon.isoformat()}{why}, measured by {plan.measure.split(', ')[0]}"
+            ),
+            measure=_sentence(plan.measure),
             target_date=horizon,
             first_steps=steps[:3],
             citations=grounding.safe_cite(f"SMART goal specific measurable {core}"),
@@ -542,24 +416,24 @@ def compose_goals(
     if max_goals >= 2:
         goals.append(
             DraftedGoal(
-                statement=_sentence(f"{milestone} by {midpoint.isoformat()}"),
-                measure=_sentence(f"1 milestone on {what} reached and reviewed, with 2 lessons written down"),
+                statement=_sentence(f"{plan.milestone} by {midpoint.isoformat()}"),
+                measure=_sentence(plan.milestone_measure),
                 target_date=midpoint,
                 first_steps=[
-                    f"Write down what the first milestone on {what} is",
+                    f"Write down what the first milestone on {read.doing} is",
                     f"Book the review for the session closest to {midpoint.isoformat()}",
                 ],  # fmt: skip
                 citations=grounding.safe_cite(f"review goals mid-cycle milestone {core}"),
             )
         )
     if max_goals >= 3:
+        how = read.doing if read.nominal or hostile_input else f"how to {read.act}"
         goals.append(
             DraftedGoal(
                 statement=_sentence(
-                    f"Learn from 2 colleagues who already do this well ({core_lower}) "
-                    f"by {horizon.isoformat()}"
+                    f"Learn from 2 colleagues who are good at {read.doing} by {horizon.isoformat()}"
                 ),
-                measure=_sentence(f"2 conversations about {what}, each with one idea tried afterwards"),
+                measure=_sentence(f"2 conversations about {how}, each with one idea tried afterwards"),
                 target_date=horizon,
                 first_steps=[
                     "Ask your mentor who does this well and could spare half an hour",
