@@ -184,3 +184,28 @@ def test_small_group_circles_are_warned_about_on_the_page(api: Api) -> None:
     html = admin.get(f"/admin/program?cycle={cycle.id}").text
     assert "group circles" in html
     assert "the circle of mentor1 has 1 mentee(s); a group circle needs at least 3" in html
+
+
+def test_the_pairs_table_of_a_large_cycle_is_paged_and_the_at_risk_list_is_whole(api: Api) -> None:
+    from companion.web.admin_program import PAIRS_PER_PAGE
+    from tests.support.nudges import build_program
+
+    world = build_program(api.services.db, pairs=PAIRS_PER_PAGE + 5, starts_on=START, emails=False)
+    client = web_client(api, "admin")
+    first = client.get(f"/admin/program?cycle={world.cycle}")
+    assert first.status_code == 200
+    rows = re.findall(r'<tr id="pair-(\d+)"', first.text.split('id="rhythm-table"')[1])
+    assert len(rows) == PAIRS_PER_PAGE
+    assert (
+        f"Pairs 1-{PAIRS_PER_PAGE} of {PAIRS_PER_PAGE + 5}" in first.text and 'id="pairs-next"' in first.text
+    )
+    second = client.get(f"/admin/program?cycle={world.cycle}&page=2")
+    rest = re.findall(r'<tr id="pair-(\d+)"', second.text.split('id="rhythm-table"')[1])
+    assert len(rest) == 5 and not set(rest) & set(rows), "page 2 holds the other pairs"
+    assert 'id="pairs-prev"' in second.text and 'id="pairs-next"' not in second.text
+    # no session in 50 days: every pair is at risk, and the at-risk list above the table names them all
+    at_risk = first.text.split('id="at-risk-title"')[1].split('id="pairs-title"')[0]
+    assert len(re.findall(r'<li id="risk-\d+"', at_risk)) == PAIRS_PER_PAGE + 5
+    beyond = client.get(f"/admin/program?cycle={world.cycle}&page=99")
+    assert beyond.status_code == 200 and "(page 2 of 2)" in beyond.text, "a page past the end shows the last"
+    assert client.get(f"/admin/program?cycle={world.cycle}&page=0").status_code == 422

@@ -28,6 +28,7 @@ from companion.web.common import AdminPage, CheckedForm, field, from_form, rende
 router = APIRouter(prefix="/admin/program", include_in_schema=False)
 Model = TypeVar("Model", bound=BaseModel)
 PAGE = "/admin/program"
+PAIRS_PER_PAGE = 100  # rows of the pairs table per page (a cycle can hold thousands of pairs)
 LABELS = {
     "name": "Name",
     "kind": "Kind",
@@ -76,6 +77,7 @@ def _page(
     services: ServicesDep,
     *,
     cycle_id: int | None = None,
+    pairs_page: int = 1,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
@@ -86,11 +88,19 @@ def _page(
     except CompanionError as exc:
         cycle, status_code = None, exc.status_code
         context.setdefault("error", exc.message)
+    rhythm = services.rhythm.cycle_rhythm(cycle.id) if cycle else None
+    total = len(rhythm.pairs) if rhythm else 0
+    pages = max(1, -(-total // PAIRS_PER_PAGE))
+    pairs_page = min(pairs_page, pages)
+    start = (pairs_page - 1) * PAIRS_PER_PAGE
     page: dict[str, Any] = {
         "programs": services.programs.list_programs(),
         "cycles": cycles,
         "cycle": cycle,
-        "rhythm": services.rhythm.cycle_rhythm(cycle.id) if cycle else None,
+        "rhythm": rhythm,
+        # the pairs table shows one page (at-risk pairs come first); the at-risk list above it shows all
+        "shown_pairs": rhythm.pairs[start : start + PAIRS_PER_PAGE] if rhythm else [],
+        "pairs_pager": {"page": pairs_page, "pages": pages, "first": start + 1, "total": total},
         "options": services.programs.mentorship_options(cycle.id) if cycle else [],
         "cycle_form": EMPTY_CYCLE,
         "milestone_form": EMPTY_MILESTONE,
@@ -112,8 +122,9 @@ def program_page(
     admin: AdminPage,
     cycle: Annotated[int | None, Query(ge=1, le=MAX_DB_ID)] = None,
     done: str = "",
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="Page of the pairs table.")] = 1,
 ) -> HTMLResponse:
-    return _page(request, services, cycle_id=cycle, notice=NOTICES.get(done, ""))
+    return _page(request, services, cycle_id=cycle, pairs_page=page, notice=NOTICES.get(done, ""))
 
 
 @router.post("/programs", response_class=HTMLResponse)
