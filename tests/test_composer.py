@@ -421,3 +421,26 @@ def test_agenda_titles_are_cut_at_a_word_with_an_ellipsis() -> None:
     assert len(titles[0]) <= len("Work through: ") + 60 and titles[0].endswith("…")
     assert titles[0].removesuffix("…").split()[-1] in blocker.split(), "no word is cut in half"
     assert sum(i.minutes for i in items) == 30
+
+
+def test_a_goal_cites_the_goal_guidance_not_a_passage_that_mentions_its_words_in_passing() -> None:
+    """The fallback citation weighs a passage's heading: a goal's SMART measure rests on the goal-setting
+    passage, even when another passage repeats more of the goal's own words."""
+    from companion.assistant.composer import compose_goals
+
+    def chunk(n: int, source: str, heading: str, text: str) -> RetrievedChunk:
+        return RetrievedChunk(
+            id=f"c{n}", text=text, source=source, title=source, heading=heading,
+            citation=f"{source} § {heading}", score=0.5, start=0, end=len(text),
+        )  # fmt: skip
+
+    grounding = Grounding.of([
+        chunk(1, "profiles.md", "What the profile holds",
+              "Write a draft goal such as presenting to leadership; the SMART goal comes later."),
+        chunk(2, "goals.md", "SMART goals", "A SMART goal is specific and measurable, with a date."),
+    ])  # fmt: skip
+    goals = compose_goals(
+        aspiration="present to leadership", context="", max_goals=1, grounding=grounding,
+        today=date(2026, 12, 1), horizon=date(2027, 3, 1),
+    )  # fmt: skip
+    assert [c.source for c in goals[0].citations] == ["goals.md"]

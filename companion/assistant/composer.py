@@ -410,7 +410,7 @@ def compose_goals(
             measure=_sentence(plan.measure),
             target_date=horizon,
             first_steps=steps[:3],
-            citations=grounding.safe_cite(f"SMART goal specific measurable {core}"),
+            citations=grounding.safe_cite("SMART goal specific measurable achievable relevant time-bound"),
         )
     ]
     if max_goals >= 2:
@@ -423,7 +423,7 @@ def compose_goals(
                     f"Write down what the first milestone on {read.doing} is",
                     f"Book the review for the session closest to {midpoint.isoformat()}",
                 ],  # fmt: skip
-                citations=grounding.safe_cite(f"review goals mid-cycle milestone {core}"),
+                citations=grounding.safe_cite("review goals mid-cycle milestone progress"),
             )
         )
     if max_goals >= 3:
@@ -439,7 +439,7 @@ def compose_goals(
                     "Ask your mentor who does this well and could spare half an hour",
                     "Prepare three questions for the first conversation",
                 ],  # fmt: skip
-                citations=grounding.safe_cite(f"network goal people mentee {core}"),
+                citations=grounding.safe_cite("network goal people mentee conversation"),
             )
         )
     return goals

@@ -87,9 +87,15 @@ class Grounding:
         return [self.citations[self.best_match(text)]], True
 
     def best_match(self, text: str) -> int:
+        """The excerpt sharing the most words with `text`, a word in its heading counting twice (a heading
+        says what the passage is about; a passage can mention a word in passing); ties go to the better
+        retrieved."""
         words = set(tokenize(text))
         hostile = self.hostile
-        scores = [len(words & set(tokenize(chunk.text))) for chunk in self.chunks]
+        scores = [
+            len(words & set(tokenize(chunk.text))) + len(words & set(tokenize(chunk.heading or "")))
+            for chunk in self.chunks
+        ]
         return max(range(len(scores)), key=lambda i: (i not in hostile, scores[i], -i))
 
     def safe_cite(self, text: str) -> list[Citation]:
