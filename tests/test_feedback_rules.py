@@ -61,6 +61,7 @@ def test_each_kind_is_flagged_and_left_out_of_the_rewrite(
         "You were late to the first call but rescued the demo. Well done.",
         "Thanks a lot for covering my shift on Sunday.",
         "Could you add the fluid balance to the handover next time?",
+        "At the stand-up you spoke after everyone else and summed up the two options.",
     ],
 )
 def test_sincere_praise_and_plain_words_are_not_flagged(draft: str) -> None:
@@ -237,8 +238,9 @@ def test_a_praise_draft_closes_with_encouragement_not_a_request_for_change() -> 
         "When the card reader failed at the gate, you moved the queue to the paper tickets calmly, so the "
         "concert doors opened on time."
     )
-    result = compose_feedback(draft=draft)
-    assert result.rewritten.startswith(draft)
+    result = compose_feedback(draft=draft + " Thank you.")
+    assert result.rewritten.startswith(draft + " Thank you. Keep doing what worked")
+    assert result.behaviour == "You moved the queue to the paper tickets calmly."
     assert result.situation == "When the card reader failed at the gate."
     assert result.impact == "The concert doors opened on time."
     assert result.next_step.startswith("Keep doing what worked")
