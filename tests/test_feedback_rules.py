@@ -269,3 +269,10 @@ def test_the_situation_finder_keeps_the_whole_phrase_on_the_flagged_path_too() -
     demo = compose_feedback(draft="Yesterday in the client demo you were rude to the client's architect.")
     assert demo.situation == "Yesterday in the client demo."
     assert demo.rewritten.startswith("Yesterday in the client demo, I noticed that the tone came across")
+
+
+def test_a_softened_never_keeps_the_verb_whole() -> None:
+    result = compose_feedback(draft="During the outage on Friday you never updated the status page.")
+    assert "you did not update the status page" in result.rewritten
+    planning = compose_feedback(draft="You have never shared the agenda before the planning meeting.")
+    assert "you did not share the agenda" in planning.rewritten

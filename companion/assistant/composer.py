@@ -627,12 +627,33 @@ _SWAPS = (
 
 
 def _base(verb: str) -> str:
-    """A verb's base form, roughly: "checks" -> "check", "checked" -> "check"."""
+    """A verb's base form, roughly: "checks" -> "check", "checked" -> "check", "updated" -> "update",
+    "summarised" -> "summarise", "skipped" -> "skip"."""
     lower = verb.lower()
-    for suffix, repl in (("ies", "y"), ("ed", ""), ("es", ""), ("s", "")):
+    if lower.endswith("ed") and not lower.endswith("eed") and len(lower) > 3:
+        return _stem_of_past(lower[:-2])
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", "")):
         if lower.endswith(suffix) and len(lower) > len(suffix) + 2 and lower not in ("does", "has", "is"):
             return lower[: -len(suffix)] + repl
     return lower
+
+
+def _stem_of_past(stem: str) -> str:
+    """The base behind a past tense's stem: a doubled consonant is undone ("skipp" -> "skip"), a silent "e"
+    put back where English spells one ("updat" -> "update", "shar" -> "share", "handl" -> "handle")."""
+    if stem.endswith("i"):
+        return stem[:-1] + "y"  # "tried" -> "try"
+    if re.search(r"([bdgmnprt])\1$", stem) and not stem.endswith("dd"):
+        return stem[:-1]  # "skipped", "planned", "submitted"
+    if stem.endswith("ell"):
+        return stem[:-1]  # "cancelled", "labelled"
+    silent_e = (
+        r"(?:[cvzu]|[^s]s|[aiou]r|[aiu]t|ot|let|[^aeiou][aiou][dkmpb]|[^aeiou]in|ag|ang|rg|[^aeiou]u?l)$"
+    )
+    keeps = r"(?:[aeiou]{2}[trn]|ll|focus|visit|edit|exit|limit|credit|profit|benefit|audit|vomit)$"
+    if stem.endswith("creat") or (re.search(silent_e, stem) and not re.search(keeps, stem)):
+        return stem + "e"
+    return stem
 
 
 @dataclass
