@@ -276,3 +276,26 @@ def test_a_softened_never_keeps_the_verb_whole() -> None:
     assert "you did not update the status page" in result.rewritten
     planning = compose_feedback(draft="You have never shared the agenda before the planning meeting.")
     assert "you did not share the agenda" in planning.rewritten
+
+
+def test_a_flagged_draft_keeps_its_own_next_step_instead_of_a_generic_request() -> None:
+    result = compose_feedback(
+        draft="You never log the fridge temperature on the late shift. "
+        "Could you add it to the closing checklist?"
+    )
+    assert result.rewritten == (
+        "I noticed that you did not log the fridge temperature on the late shift. "
+        "Could you add it to the closing checklist?"
+    )
+    assert result.behaviour == "You did not log the fridge temperature on the late shift."
+    assert result.next_step == "Could you add it to the closing checklist?"
+    night = compose_feedback(
+        draft="Your stock notes were sloppy on Friday night. Next time, please count the cellar."
+    )
+    assert night.situation == "On Friday night."
+    assert night.rewritten.startswith(
+        "On Friday night, I noticed that in your stock notes, there were mistakes"
+    )
+    assert (
+        night.rewritten.endswith("Next time, please count the cellar.") and "could you" not in night.rewritten
+    )

@@ -545,7 +545,7 @@ _SITUATION = re.compile(
     + _EVENT
     + r")+|yesterday|today|tonight|this (?:morning|afternoon|evening|week)|"
     r"last (?:night|week|month|time|sprint|quarter)|"
-    r"on (?:mon|tue|wed|thu|fri|sat|sun)\w*|"
+    r"on (?:mon|tue|wed|thu|fri|sat|sun)\w*(?: (?:morning|afternoon|evening|night))?|"
     r"in (?:(?:the|our|your|this|last|yesterday's|today's|[A-Z]\w*'s) )?(?:"
     + _PHRASE_WORD
     + r" ){0,4}?"
@@ -685,6 +685,8 @@ def _as_behaviour(sentence: str) -> str:
     if noun:  # "a stupid mistake with X": the judgment is the adjective, the observation is the rest
         return " ".join(f"{sentence[: match.start()]}{after}".split())
     about = re.match(r"\s+(?:at|about|with|in|on)\s+(.+)$", after, re.I)
+    if about and _SITUATION.fullmatch(about.group(0).strip(" .!?")):
+        about = None  # "sloppy on Tuesday night": a time, not what it was about
     behaviour = _BEHAVIOUR_OF.get(match.group(1).lower(), "what happened got in the way of the work")
     when = re.match(r"\s+((?:when|whenever|while)\s+.+)$", after, re.I)
     if when:  # "aggressive when you push back" -> "when you push back, the tone came across as forceful"
@@ -759,6 +761,9 @@ def _observations(draft: str) -> tuple[list[str], bool]:
         sentence = sentence.strip()
         if not sentence:
             continue
+        if _NEXT_STEP.match(sentence) and _words(sentence) >= 4 and _well_formed(sentence):
+            kept.append("step: " + sentence)  # the draft's own request ("Could you add ...?") is kept whole
+            continue
         if _VAGUE.search(sentence) and _words(_VAGUE.sub("", sentence)) < 4:
             verdict = True
             topic = re.search(
@@ -826,7 +831,7 @@ def _observations(draft: str) -> tuple[list[str], bool]:
             clause = re.sub(r"\s{2,}", " ", clause).strip(" ,;")
             if _words(clause) >= 2 and clause.lower() not in (k.lower() for k in kept):
                 kept.append(("effect: " if effect else "") + clause)
-    observed = [k for k in kept if not k.startswith(("topic: ", "praise: "))]
+    observed = [k for k in kept if not k.startswith(("topic: ", "praise: ", "step: "))]
     praised = any(k.startswith("praise: ") for k in kept)
     kept.extend("about: " + t for t in plain.topics)  # what a dropped accusation was about, last
     return kept, verdict or bool(personal and not observed) or bool(
@@ -1114,12 +1119,13 @@ def compose_feedback(
     topics = [o.removeprefix("topic: ") for o in observations if o.startswith("topic: ")]
     praise = [o.removeprefix("praise: ") for o in observations if o.startswith("praise: ")]
     abouts = [o.removeprefix("about: ") for o in observations if o.startswith("about: ")]
-    observations = [o for o in observations if not o.startswith(("topic: ", "praise: ", "about: "))]
+    steps = [_sentence(o.removeprefix("step: ")) for o in observations if o.startswith("step: ")]
+    observations = [o for o in observations if not o.startswith(("topic: ", "praise: ", "about: ", "step: "))]
     effects = [o.removeprefix("effect: ") for o in observations if o.startswith("effect: ")]
     observations = [o for o in observations if not o.startswith("effect: ")]
     if not impact and effects:
         impact = effects[0]
-    if not impact:
+    if not impact and len(observations) > 1:  # the only observation is the behaviour, not its effect
         for obs in observations:
             if _IMPACT.search(obs):
                 impact = obs
@@ -1162,7 +1168,9 @@ def compose_feedback(
         parts.insert(0, _sentence(f"{lead}I would like to talk about {topics[0]}"))
     if impact:
         parts.append(_sentence(f"The effect was that {impact[:1].lower() + impact[1:]}"))
-    if praise_only:
+    if steps:  # the draft's own next step closes the rewrite, no generic request is added
+        parts.extend(steps)
+    elif praise_only:
         parts.append(_sentence(f"Next time, {request}"))
     else:
         parts.append(_sentence(f"Next time, could you {request}? I'm glad to help with it"))
@@ -1172,7 +1180,7 @@ def compose_feedback(
         situation=_sentence(situation) if situation else "",
         behaviour=_sentence(behaviour) if behaviour else "",
         impact=_sentence(impact) if impact else "",
-        next_step=_sentence(f"Next time, {request}"),
+        next_step=" ".join(steps) if steps else _sentence(f"Next time, {request}"),
         questions=questions,
     )
 
