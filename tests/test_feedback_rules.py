@@ -61,6 +61,7 @@ def test_each_kind_is_flagged_and_left_out_of_the_rewrite(
         "You were late to the first call but rescued the demo. Well done.",
         "Thanks a lot for covering my shift on Sunday.",
         "Could you add the fluid balance to the handover next time?",
+        "At the stand-up you spoke after everyone else and summed up the two options.",
     ],
 )
 def test_sincere_praise_and_plain_words_are_not_flagged(draft: str) -> None:
@@ -135,9 +136,11 @@ def test_praise_with_its_effect_closes_with_keep_going_not_a_request_to_change()
     result = compose_feedback(
         draft="Nice catch on the duplicate refund, that saved the store two hundred pounds."
     )
-    assert result.rewritten.startswith("Nice catch on the duplicate refund.")
-    assert "The effect was that it saved the store two hundred pounds." in result.rewritten
-    assert "keep doing what worked" in result.rewritten and "try differently" not in result.rewritten
+    assert result.rewritten.startswith(
+        "Nice catch on the duplicate refund, that saved the store two hundred pounds."
+    ), "nothing is flagged, so the mentor's sentence is kept as written"
+    assert result.impact == "That saved the store two hundred pounds."
+    assert "eep doing what worked" in result.rewritten and "try differently" not in result.rewritten
 
 
 def test_the_behaviour_metric_sets_aside_flagged_phrases_not_their_common_words() -> None:
@@ -172,3 +175,127 @@ def test_a_model_reply_with_sarcasm_or_a_guess_at_intent_falls_back_to_the_groun
     assert "sarcasm wording: 'oh great'" in problems and "intent wording" in problems
     assert "two nurses booked twice" in result.rewritten and find_flags(result.rewritten) == []
     assert {(f.kind, f.phrase) for f in result.flagged} == {("sarcasm", "great")}
+
+
+# ---- a draft that is already good feedback is kept ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("draft", "situation", "behaviour", "impact", "next_step"),
+    [
+        ("In Wednesday's sales call you listened to the buyer's whole objection before offering a fix, and "
+         "the buyer renewed for another year. Could you coach Dev on that next week?",
+         "In Wednesday's sales call.", "You listened to the buyer's whole objection before offering a fix.",
+         "The buyer renewed for another year.", "Could you coach Dev on that next week?"),
+        ("During last week's audit you kept a log of every sample you pulled, which made the follow-up "
+         "questions easy to answer. Let's make the log part of the audit checklist.",
+         "During last week's audit.", "You kept a log of every sample you pulled.",
+         "This made the follow-up questions easy to answer.",
+         "Let's make the log part of the audit checklist."),
+        ("This morning you rewrote the error messages in the checkout form; support tickets about them "
+         "dropped to zero by lunch. Please show the mobile team how you did it.",
+         "This morning.", "You rewrote the error messages in the checkout form.",
+         "Support tickets about them dropped to zero by lunch.",
+         "Please show the mobile team how you did it."),
+        ("At Monday's night shift handover you read out each patient's drug changes slowly and carefully. "
+         "The day team started rounds without a single query. Keep doing that.",
+         "At Monday's night shift handover.",
+         "You read out each patient's drug changes slowly and carefully.",
+         "The day team started rounds without a single query.", "Keep doing that."),
+    ],
+)  # fmt: skip
+def test_a_good_draft_is_kept_verbatim_with_its_parts_recognised(
+    draft: str, situation: str, behaviour: str, impact: str, next_step: str
+) -> None:
+    assert find_flags(draft) == []
+    result = compose_feedback(draft=draft)
+    assert result.rewritten == draft, "nothing is broken, so nothing is rewritten"
+    assert (result.situation, result.behaviour, result.impact, result.next_step) == (
+        situation,
+        behaviour,
+        impact,
+        next_step,
+    )
+    assert result.questions == [], "no question for a part the draft already has"
+    assert "agree with me" not in result.rewritten + result.next_step
+
+
+def test_a_good_draft_is_never_split_inside_a_noun_or_time_phrase() -> None:
+    result = compose_feedback(
+        draft="During the fire drill on Thursday you kept the visitor log updated every ten minutes; the "
+        "warden told us it saved a full recount."
+    )
+    assert result.situation == "During the fire drill on Thursday."
+    assert result.behaviour == "You kept the visitor log updated every ten minutes."
+    assert result.impact == "The warden told us it saved a full recount."
+    assert result.rewritten.startswith(
+        "During the fire drill on Thursday you kept the visitor log updated every ten minutes; the warden"
+    )
+
+
+def test_a_praise_draft_closes_with_encouragement_not_a_request_for_change() -> None:
+    draft = (
+        "When the card reader failed at the gate, you moved the queue to the paper tickets calmly, so the "
+        "concert doors opened on time."
+    )
+    result = compose_feedback(draft=draft + " Thank you.")
+    assert result.rewritten.startswith(draft + " Thank you. Keep doing what worked")
+    assert result.behaviour == "You moved the queue to the paper tickets calmly."
+    assert result.situation == "When the card reader failed at the gate."
+    assert result.impact == "The concert doors opened on time."
+    assert result.next_step.startswith("Keep doing what worked")
+    assert "could you" not in result.rewritten.lower() and "differently" not in result.rewritten
+
+
+def test_a_good_corrective_draft_without_a_next_step_gets_a_request_and_only_the_missing_questions() -> None:
+    draft = "You skipped the pallet count on aisle 9 and the delivery went out two boxes short."
+    result = compose_feedback(draft=draft)
+    assert result.rewritten.startswith(draft + " Next time, could you")
+    assert result.behaviour == "You skipped the pallet count on aisle 9."
+    assert result.impact == "The delivery went out two boxes short."
+    assert result.questions == ["When and where did this happen (which meeting, task or day)?"]
+    answered = compose_feedback(draft=draft, situation="In Friday's late shift")
+    assert answered.rewritten.startswith("In Friday's late shift, you skipped the pallet count on aisle 9")
+    assert answered.questions == []
+
+
+def test_the_situation_finder_keeps_the_whole_phrase_on_the_flagged_path_too() -> None:
+    planning = compose_feedback(draft="In Tuesday's planning meeting you never summarised the options.")
+    assert planning.situation == "In Tuesday's planning meeting."
+    assert planning.rewritten.startswith("In Tuesday's planning meeting, I noticed that you did not")
+    outage = compose_feedback(draft="During the outage on Friday you never updated the status page.")
+    assert outage.situation == "During the outage on Friday."
+    assert "status page" in outage.behaviour and "status," not in outage.rewritten
+    demo = compose_feedback(draft="Yesterday in the client demo you were rude to the client's architect.")
+    assert demo.situation == "Yesterday in the client demo."
+    assert demo.rewritten.startswith("Yesterday in the client demo, I noticed that the tone came across")
+
+
+def test_a_softened_never_keeps_the_verb_whole() -> None:
+    result = compose_feedback(draft="During the outage on Friday you never updated the status page.")
+    assert "you did not update the status page" in result.rewritten
+    planning = compose_feedback(draft="You have never shared the agenda before the planning meeting.")
+    assert "you did not share the agenda" in planning.rewritten
+
+
+def test_a_flagged_draft_keeps_its_own_next_step_instead_of_a_generic_request() -> None:
+    result = compose_feedback(
+        draft="You never log the fridge temperature on the late shift. "
+        "Could you add it to the closing checklist?"
+    )
+    assert result.rewritten == (
+        "I noticed that you did not log the fridge temperature on the late shift. "
+        "Could you add it to the closing checklist?"
+    )
+    assert result.behaviour == "You did not log the fridge temperature on the late shift."
+    assert result.next_step == "Could you add it to the closing checklist?"
+    night = compose_feedback(
+        draft="Your stock notes were sloppy on Friday night. Next time, please count the cellar."
+    )
+    assert night.situation == "On Friday night."
+    assert night.rewritten.startswith(
+        "On Friday night, I noticed that in your stock notes, there were mistakes"
+    )
+    assert (
+        night.rewritten.endswith("Next time, please count the cellar.") and "could you" not in night.rewritten
+    )

@@ -18,7 +18,15 @@ from typing import Protocol
 
 import numpy as np
 
-from companion.assistant.feedback_rules import ABSOLUTES, CHARACTER, VAGUE_PATTERN, contradicts, plain_draft
+from companion.assistant.feedback_rules import (
+    ABSOLUTES,
+    CHARACTER,
+    VAGUE_PATTERN,
+    contradicts,
+    find_flags,
+    plain_draft,
+)
+from companion.assistant.feedback_rules import sentences as draft_sentences
 from companion.assistant.goal_rules import GENERIC, plan_for, read_aspiration
 from companion.assistant.grounding import Grounding
 from companion.assistant.guard import is_hostile
@@ -521,16 +529,73 @@ _CHARACTER = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, CHARACTER), key=len, reverse=True)) + r")\b", re.I
 )
 _VAGUE = VAGUE_PATTERN  # with "a total mess", "a bit off": the verdict nouns take an intensifier
-_SITUATION = re.compile(
-    r"\b(yesterday|today|this morning|last (?:week|month|time|sprint|quarter)|"
-    r"on (?:mon|tue|wed|thu|fri|sat|sun)\w*|"
-    r"in (?:(?:the|our|your|this|last|yesterday's|today's) )?[\w' -]{0,40}?"
+_EVENT = (
     r"(?:meeting|review|call|session|demo|standup|stand-up|retro\w*|presentation|workshop|sync|1:1|"
-    r"one-on-one|planning)s?|during [\w' -]{2,40}|at the [\w -]{2,30}|"
-    r"(?:mon|tues|wednes|thurs|fri)day|standup|stand-up|"
+    r"one-on-one|planning|handover|hand-over|briefing|interview|shift|round|audit|count|check-in|huddle|"
+    r"offsite|off-site|kick-off|kickoff|pitch|launch|outage|incident)s?"
+)
+_PHRASE_WORD = (
+    r"(?!(?:you|we|I|he|she|they|it|and|but|so|which|who|that|because|when|while|until|unless|since|before|"
+    r"after|if|as|then|was|were|is|are|had|has|did|could|would|will|can|should)\b)[\w'-]+"
+)  # a word of a time or place phrase: never the subject or the verb of the clause that follows it
+_SITUATION = re.compile(
+    r"\b((?:yesterday|today|last (?:week|month|sprint|quarter))'s(?:\s+"
+    + _PHRASE_WORD
+    + r"){0,3}?(?:\s+"
+    + _EVENT
+    + r")+|yesterday|today|tonight|this (?:morning|afternoon|evening|week)|"
+    r"last (?:night|week|month|time|sprint|quarter)|"
+    r"on (?:mon|tue|wed|thu|fri|sat|sun)\w*(?: (?:morning|afternoon|evening|night))?|"
+    r"in (?:(?:the|our|your|this|last|yesterday's|today's|[A-Z]\w*'s) )?(?:"
+    + _PHRASE_WORD
+    + r" ){0,4}?"
+    + _EVENT
+    + r"(?:\s+"
+    + _EVENT
+    + r")*|"
+    r"(?:during|at the)(?:\s+" + _PHRASE_WORD + r"){1,8}|"
+    r"(?:mon|tues|wednes|thurs|fri)day(?:'s(?:\s+" + _PHRASE_WORD + r"){0,3}?(?:\s+" + _EVENT + r")+)?|"
+    r"standup|stand-up|"
     r"\b\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*)",
     re.I,
 )
+_LONGER = re.compile(r"(?:during|at the)(?:\s+" + _PHRASE_WORD + r"){9}", re.I)
+_PREPOSITION = re.compile(r"(?i)^(?:in|on|at|during|with|for|of|about|after|before|from|to|over|by)$")
+_DETERMINER = re.compile(r"(?i)^(?:the|a|an|our|your|my|his|her|their|this|that|these|those)$")
+
+
+def _phrase_end(words: list[str]) -> int:
+    """How many of a time or place phrase's words belong to it: it ends where a second noun phrase starts
+    ("during the demo | the client asked"), never inside one ("the status page", "Tuesday's planning
+    meeting")."""
+    for i in range(1, len(words)):
+        before, word = words[i - 1], words[i]
+        after_noun = before.islower() and not (_PREPOSITION.match(before) or _DETERMINER.match(before))
+        if after_noun and (_DETERMINER.match(word) or (word[:1].isupper() and word != "I")):
+            return i
+    return len(words)
+
+
+def _find_situation(text: str) -> str:
+    """The time or place phrase of the draft, whole: "In Tuesday's planning meeting", "During the outage on
+    Friday", "Yesterday in the client demo" (adjacent pieces are joined)."""
+    found = _SITUATION.search(text)
+    if not found:
+        return ""
+    start, end = found.span()
+    while True:
+        more = _SITUATION.match(text, end + 1) if text[end : end + 1] == " " else None
+        if not more or more.end() <= end + 1:
+            break
+        end = more.end()
+    words = text[start:end].split()
+    longer = _LONGER.match(text, start)
+    if longer and longer.end() > end:  # cut by the word limit:
+        cut = max((i for i, w in enumerate(words) if i > 1 and _PREPOSITION.match(w)), default=0)
+        words = words[:cut]  # back off to before its last preposition ("during our sync | with the ...")
+    return " ".join(words[: _phrase_end(words)]).strip(" ,;:")
+
+
 _IMPACT = re.compile(
     r"\b(because|so that|which meant|that meant|meant that|as a result|caus\w+|result\w*|impact\w*|affect\w*|"
     r"delay\w*|had to|lost|missed the|slipped|confus\w+|blocked|frustrat\w+|cost|customers?|ran out|rework|"
@@ -562,12 +627,33 @@ _SWAPS = (
 
 
 def _base(verb: str) -> str:
-    """A verb's base form, roughly: "checks" -> "check", "checked" -> "check"."""
+    """A verb's base form, roughly: "checks" -> "check", "checked" -> "check", "updated" -> "update",
+    "summarised" -> "summarise", "skipped" -> "skip"."""
     lower = verb.lower()
-    for suffix, repl in (("ies", "y"), ("ed", ""), ("es", ""), ("s", "")):
+    if lower.endswith("ed") and not lower.endswith("eed") and len(lower) > 3:
+        return _stem_of_past(lower[:-2])
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", "")):
         if lower.endswith(suffix) and len(lower) > len(suffix) + 2 and lower not in ("does", "has", "is"):
             return lower[: -len(suffix)] + repl
     return lower
+
+
+def _stem_of_past(stem: str) -> str:
+    """The base behind a past tense's stem: a doubled consonant is undone ("skipp" -> "skip"), a silent "e"
+    put back where English spells one ("updat" -> "update", "shar" -> "share", "handl" -> "handle")."""
+    if stem.endswith("i"):
+        return stem[:-1] + "y"  # "tried" -> "try"
+    if re.search(r"([bdgmnprt])\1$", stem) and not stem.endswith("dd"):
+        return stem[:-1]  # "skipped", "planned", "submitted"
+    if stem.endswith("ell"):
+        return stem[:-1]  # "cancelled", "labelled"
+    silent_e = (
+        r"(?:[cvzu]|[^s]s|[aiou]r|[aiu]t|ot|let|[^aeiou][aiou][dkmpb]|[^aeiou]in|ag|ang|rg|[^aeiou]u?l)$"
+    )
+    keeps = r"(?:[aeiou]{2}[trn]|ll|focus|visit|edit|exit|limit|credit|profit|benefit|audit|vomit)$"
+    if stem.endswith("creat") or (re.search(silent_e, stem) and not re.search(keeps, stem)):
+        return stem + "e"
+    return stem
 
 
 @dataclass
@@ -599,6 +685,8 @@ def _as_behaviour(sentence: str) -> str:
     if noun:  # "a stupid mistake with X": the judgment is the adjective, the observation is the rest
         return " ".join(f"{sentence[: match.start()]}{after}".split())
     about = re.match(r"\s+(?:at|about|with|in|on)\s+(.+)$", after, re.I)
+    if about and _SITUATION.fullmatch(about.group(0).strip(" .!?")):
+        about = None  # "sloppy on Tuesday night": a time, not what it was about
     behaviour = _BEHAVIOUR_OF.get(match.group(1).lower(), "what happened got in the way of the work")
     when = re.match(r"\s+((?:when|whenever|while)\s+.+)$", after, re.I)
     if when:  # "aggressive when you push back" -> "when you push back, the tone came across as forceful"
@@ -612,7 +700,7 @@ def _as_behaviour(sentence: str) -> str:
         before,
         re.I,
     )
-    if subject and not re.match(r"(?i)you", subject.group(2)):
+    if subject and not re.search(r"(?i)\byou\b", subject.group(2)):  # not "in the demo you, ..."
         return f"in {subject.group(1).lower()} {subject.group(2)}, {behaviour}"
     return behaviour
 
@@ -672,6 +760,9 @@ def _observations(draft: str) -> tuple[list[str], bool]:
     for sentence in _SENTENCE.split(plain.text):
         sentence = sentence.strip()
         if not sentence:
+            continue
+        if _NEXT_STEP.match(sentence) and _words(sentence) >= 4 and _well_formed(sentence):
+            kept.append("step: " + sentence)  # the draft's own request ("Could you add ...?") is kept whole
             continue
         if _VAGUE.search(sentence) and _words(_VAGUE.sub("", sentence)) < 4:
             verdict = True
@@ -740,7 +831,7 @@ def _observations(draft: str) -> tuple[list[str], bool]:
             clause = re.sub(r"\s{2,}", " ", clause).strip(" ,;")
             if _words(clause) >= 2 and clause.lower() not in (k.lower() for k in kept):
                 kept.append(("effect: " if effect else "") + clause)
-    observed = [k for k in kept if not k.startswith(("topic: ", "praise: "))]
+    observed = [k for k in kept if not k.startswith(("topic: ", "praise: ", "step: "))]
     praised = any(k.startswith("praise: ") for k in kept)
     kept.extend("about: " + t for t in plain.topics)  # what a dropped accusation was about, last
     return kept, verdict or bool(personal and not observed) or bool(
@@ -813,37 +904,228 @@ def _second_person(phrase: str) -> str:
     return phrase
 
 
+_NOT_A_SITUATION = re.compile(
+    r"(?i)^(?:in (?:future|the future|general|short|fact|particular|my (?:view|opinion)|hindsight|total|"
+    r"summary|practice|theory|the end)|on (?:balance|the whole|the other hand|reflection|average|top of)|"
+    r"at (?:first|times|least|last|the moment|the end of the day|some point|all)|after all|before that|"
+    r"in (?:the|your|my) (?:work|code|report|email|message|notes|plan|document|doc)s?\b)\b"
+)
+_LEAD = re.compile(
+    r"(?i)^(?:(?:yesterday|today|tonight|earlier today|this (?:morning|afternoon|evening|week)|"
+    r"last (?:night|week|month|sprint|quarter|term))\b|(?:in|on|at|during|over)\s)"
+)
+_LEAD_CLAUSE = re.compile(r"(?i)^(?:when|while|after|before|once|as soon as)\s+[^,;]{3,80},\s")
+_FINITE = re.compile(r"(?i)^(?:was|were|is|are|had|has|have|did|does|went|came|got|made|felt|seemed)$")
+
+
+def _lead_phrase(sentence: str) -> str:
+    """The time or place phrase a sentence opens with, whole ("In Tuesday's planning meeting", "Yesterday
+    in the client demo", "When the client pushed back on price"), or "" when it opens with none. It ends at
+    a comma, before the subject ("you", "we", ...) or where a second noun phrase starts."""
+    clause = _LEAD_CLAUSE.match(sentence)
+    if clause:
+        return clause.group(0).rstrip(", ")
+    if not _LEAD.match(sentence) or _NOT_A_SITUATION.match(sentence):
+        return ""
+    words = sentence.split()
+    taken: list[str] = []
+    for word in words[:12]:
+        bare = word.strip(',;:.!?"()')
+        if taken and re.fullmatch(r"(?i)you|we|I|he|she|they|it|there|everyone", bare):
+            break
+        if _FINITE.match(bare):
+            return ""  # a clause ("In the end it was ..."), not a phrase
+        taken.append(bare)
+        if word[-1:] in ",;:":
+            break
+    else:
+        if len(words) > 12 or len(taken) == len(words):
+            return ""
+    taken = taken[: _phrase_end(taken)]
+    if len(taken) < 2 and not re.fullmatch(r"(?i)yesterday|today|tonight", taken[0] if taken else ""):
+        return ""
+    rest = sentence.split(None, len(taken))[len(taken) :]
+    if not rest or _words(rest[0]) < 2:
+        return ""
+    return " ".join(taken)
+
+
+_NEXT_STEP = re.compile(
+    r"(?i)^(?:(?:so|and|but|then|also|now)[, ]+)?(?:"
+    r"next time|going forward|in (?:the )?future|from now on|for the next|next (?:week|month|sprint|quarter)|"
+    r"(?:could|can|would|will) you|(?:could|can|shall) we|please|let's|let us|keep\b|try\b|remember|"
+    r"consider|make sure|carry on|do keep|i'd (?:like|love) you to|i would (?:like|love) you to|"
+    r"i'd (?:suggest|recommend)|i (?:suggest|recommend)|my suggestion|it would help if|how about|what if|"
+    r"maybe|perhaps|(?:add|share|send|write|bring|put|use|ask|tell|show|book|schedule|include|take|give|plan|"
+    r"set|start|aim|talk|loop|post|note|document|record|invite|prepare|pair|teach|run|lead|present|walk)\s+"
+    r"(?:the|a|an|your|our|this|that|it|them|me|us|him|her|up|in|with|to|more|some|those|these|\w+ing)\b)"
+)
+"""The draft's own next step: a request ("Next time, could you ...?", "Could you add ...?"), a suggestion
+("Let's add that to the runbook.") or encouragement ("Keep doing that."), or an imperative ("Share the
+summary beforehand.")."""
+_AGENT = (
+    r"(?:I|we|she|he|they|it|this|that|everyone|customers|clients|people|the (?:[\w'-]+\s+){0,3}?[\w'-]+|"
+    r"(?:one|two|three|four|five|six|several|some|most|all|both|many|a few|\d+)(?:\s+of\s+(?:them|us|the\s+"
+    r"[\w'-]+)|\s+[\w'-]+)?|"
+    r"our (?:[\w'-]+\s+){0,2}?[\w'-]+|[A-Z][a-z]+)"
+)
+_CLAUSE_VERB = (
+    r"(?:\w+ed|was|were|is|are|had|has|did|didn't|could|couldn't|can|can't|would|will|won't|wasn't|weren't|"
+    r"got|went|came|told|said|left|made|felt|saw|"
+    r"knew|gave|took|kept|thought|found|began|ran|won|lost|met|heard|stopped|started|now)"
+)
+_EFFECT_SPLIT = re.compile(
+    r";\s+|,?\s+(?=which\b|so that\b|meaning\b|as a result\b)|,\s+(?=so\b)|"
+    r"\s+(?=so (?:" + _AGENT + r")\s+" + _CLAUSE_VERB + r"\b)|"
+    r",?\s+(?=and (?:as a result |so )?(?:" + _AGENT + r")\s+" + _CLAUSE_VERB + r"\b)|"
+    r",\s+(?=(?:it|this|that) (?:saved|helped|meant|made|gave|cut|kept|reduced|let|allowed|caused|cost)\b)"
+)
+"""Where an effect clause starts: "; customers told us ...", ", which helped ...", ", so I could ...",
+"and she left the room upset" (another subject and its verb); a plain comma or "and" inside a list or a
+noun phrase is never a boundary."""
+_EFFECT_LEAD = re.compile(
+    r"(?i)^(?:which|so that|so|meaning|as a result|and as a result|and so|and|because of (?:this|that))"
+    r"\b,?\s*"
+)
+_OWN_SUBJECT = re.compile(r"(?i)^(?:and\s+|but\s+|then\s+)?(?:you\b|your\b|thank|thanks|well done|i noticed)")
+_SETBACK = re.compile(
+    r"(?i)\b(?:did not|didn't|do not|don't|does not|doesn't|was not|wasn't|were not|weren't|could not|"
+    r"couldn't|had not|hadn't|forgot|forgotten|missed|skipped|ignored|interrupt\w*|talked over|spoke over|"
+    r"cut (?:\w+ )?off|left (?:\w+ )?out|(?:was|were|arrived|came|turned up|ran) late|"
+    r"late (?:to|for|with|again)|without|no|none|(?<!the )(?<!an )(?<!a )upset|confus\w+|frustrat\w+|"
+    r"complained|complaining|complaints? about|struggl\w*|rushed|blocked|worried|angry|"
+    r"annoyed|from memory|had to|waited|lost|delayed|overdue|wrong|broken|broke|failed|errors?|mistakes?|"
+    r"typos?|rework|redo|escalat\w+|paged|woken|stopped (?:\w+ing)|too (?:long|late|short|much|many|fast))\b"
+)
+"""A sign that the draft is about something to change (what went wrong, or its cost); a draft with none
+is praise and closes with encouragement, not with a request for change."""
+_NO_HARM = re.compile(
+    r"(?i)\b(?:no|zero|without|not a single|not one|none of the)\s+(?:\w+\s+){0,3}?(?:downtime|bugs?|errors?|"
+    r"issues?|incidents?|complaints?|problems?|mistakes?|defects?|outages?|delays?|escalations?|questions?|"
+    r"quer(?:y|ies)|tickets?|calls?|surprises?|fuss|drama|rework)\b"
+)
+
+
+def _effect_text(clause: str) -> str:
+    """An effect clause as a sentence of its own: "which helped us decide" -> "this helped us decide",
+    "so I could see them first" -> "I could see them first"."""
+    text = clause.strip(" ,;")
+    if re.match(r"(?i)which\b", text):
+        return "this" + text[5:]
+    return _EFFECT_LEAD.sub("", text) or text
+
+
+def _well_formed(draft: str) -> bool:
+    """A draft that is already good feedback: nothing the rules flag, no personal characteristic, no claim
+    about what others think; it is kept as written."""
+    return (
+        _words(draft) >= 3
+        and not find_flags(draft)
+        and not _PERSONAL.search(draft)
+        and not _PERSONAL_PHRASE.search(draft)
+        and not _OTHERS.search(re.sub(r"(?i)\b(?:everyone|everybody) else\b", "", draft))
+    )
+
+
+def _kept_draft(draft: str, *, context: str, situation: str, impact: str) -> FeedbackDraft:
+    """A draft that is already good feedback (nothing flagged): its sentences are kept as written, and
+    situation, behaviour, impact and next step are recognised on sentence and clause boundaries. Only a
+    part the draft lacks is added (an answer the mentor gave, or a closing next step) or asked about."""
+    kept = [_sentence(s) for s in draft_sentences(draft)]
+    lead = next((p for p in map(_lead_phrase, kept) if p), "") or _find_situation(draft)
+    behaviour: list[str] = []
+    effects: list[str] = []
+    steps: list[str] = []
+    step_at = len(kept)
+    for i, sentence in enumerate(kept):
+        if _NEXT_STEP.match(sentence):
+            steps.append(sentence)
+            step_at = min(step_at, i)
+            continue
+        if re.fullmatch(r"(?i)(?:thanks|thank you)(?: (?:so much|again|very much))?[.!]", sentence):
+            continue  # a closing "Thank you." stays in the rewrite; it is not the behaviour
+        body = sentence.rstrip(".!?")
+        own = _lead_phrase(body)
+        if own:
+            body = body[len(own) :].strip(" ,")
+        for n, clause in enumerate(c for c in _EFFECT_SPLIT.split(body) if c and c.strip(" ,;")):
+            starts_effect = bool(_EFFECT_LEAD.match(clause)) and n > 0
+            other_subject = not _OWN_SUBJECT.match(clause) and (n > 0 or bool(behaviour))
+            if (starts_effect or other_subject) and (behaviour or n > 0):
+                effects.append(_effect_text(clause))
+            else:
+                behaviour.append(clause.strip(" ,;"))
+    situation = situation or lead or (context.rstrip(".") if context else "")
+    impact = impact or (effects[0] if effects else "")
+    done = " ".join(behaviour + effects)  # the situation ("when the reader failed") is no setback of theirs
+    praise = not _SETBACK.search(_NO_HARM.sub(" ", done))
+    request = _KEEP_GOING if praise else _request_from([_soften(b) for b in behaviour])
+    next_step = " ".join(steps) if steps else _sentence(request if praise else f"Next time, {request}")
+    rewritten = list(kept)
+    if impact and not effects:  # the mentor's answer to "what effect did it have?"
+        rewritten.insert(step_at, _sentence(f"The effect was that {_lower_first(impact)}"))
+    if (
+        situation
+        and not lead
+        and rewritten
+        and re.match(r"(?i)(in|on|at|during|yesterday|today|last|this|when|after|before)\b", situation)
+    ):  # the mentor's answer to "when and where?" opens the first sentence
+        rewritten[0] = _situation_lead(situation) + _lower_first(rewritten[0])
+    if not steps:  # a closing next step: encouragement after praise, a request otherwise
+        rewritten.append(
+            next_step if praise else _sentence(f"Next time, could you {request}? I'm glad to help with it")
+        )
+    questions = []
+    if not situation:
+        questions.append("When and where did this happen (which meeting, task or day)?")
+    if not impact:
+        questions.append("What effect did it have on the work, the team or the people involved?")
+    if not behaviour:
+        questions.append("What exactly did you see or hear the person do?")
+    return FeedbackDraft(
+        rewritten=" ".join(rewritten),
+        situation=_sentence(situation) if situation else "",
+        behaviour=" ".join(_sentence(b) for b in behaviour),
+        impact=_sentence(impact) if impact else "",
+        next_step=next_step,
+        questions=questions,
+    )
+
+
 def compose_feedback(
     *, draft: str, context: str = "", situation: str = "", impact: str = ""
 ) -> FeedbackDraft:
     """The mentor's own sentences rewritten: absolute words softened, a judgment of character replaced
     by the behaviour behind it, a vague verdict turned into a concrete request, and what was observed
     kept. A missing situation or impact becomes a question for the mentor, never a blank."""
+    context = "" if is_hostile(context) else " ".join(context.split())
+    situation = "" if is_hostile(situation) else " ".join(situation.split()).rstrip(".")
+    impact = "" if is_hostile(impact) else " ".join(impact.split()).rstrip(".")
     if is_hostile(draft):
         observations: list[str] = []
         verdict = False
     elif plain_draft(draft).label_only:
         return _thanks_only(situation=situation or context)
+    elif _well_formed(draft):
+        return _kept_draft(" ".join(draft.split()), context=context, situation=situation, impact=impact)
     else:
         observations, verdict = _observations(draft)
-    context = "" if is_hostile(context) else " ".join(context.split())
-    situation = "" if is_hostile(situation) else " ".join(situation.split()).rstrip(".")
-    impact = "" if is_hostile(impact) else " ".join(impact.split()).rstrip(".")
     if not situation:
-        found = _SITUATION.search(f"{context} {draft}")
+        found = _find_situation(f"{context} {draft}")
         if context:
             situation = context.rstrip(".")
         elif found:
-            situation = found.group(0)
+            situation = found
     topics = [o.removeprefix("topic: ") for o in observations if o.startswith("topic: ")]
     praise = [o.removeprefix("praise: ") for o in observations if o.startswith("praise: ")]
     abouts = [o.removeprefix("about: ") for o in observations if o.startswith("about: ")]
-    observations = [o for o in observations if not o.startswith(("topic: ", "praise: ", "about: "))]
+    steps = [_sentence(o.removeprefix("step: ")) for o in observations if o.startswith("step: ")]
+    observations = [o for o in observations if not o.startswith(("topic: ", "praise: ", "about: ", "step: "))]
     effects = [o.removeprefix("effect: ") for o in observations if o.startswith("effect: ")]
     observations = [o for o in observations if not o.startswith("effect: ")]
     if not impact and effects:
         impact = effects[0]
-    if not impact:
+    if not impact and len(observations) > 1:  # the only observation is the behaviour, not its effect
         for obs in observations:
             if _IMPACT.search(obs):
                 impact = obs
@@ -886,7 +1168,9 @@ def compose_feedback(
         parts.insert(0, _sentence(f"{lead}I would like to talk about {topics[0]}"))
     if impact:
         parts.append(_sentence(f"The effect was that {impact[:1].lower() + impact[1:]}"))
-    if praise_only:
+    if steps:  # the draft's own next step closes the rewrite, no generic request is added
+        parts.extend(steps)
+    elif praise_only:
         parts.append(_sentence(f"Next time, {request}"))
     else:
         parts.append(_sentence(f"Next time, could you {request}? I'm glad to help with it"))
@@ -896,7 +1180,7 @@ def compose_feedback(
         situation=_sentence(situation) if situation else "",
         behaviour=_sentence(behaviour) if behaviour else "",
         impact=_sentence(impact) if impact else "",
-        next_step=_sentence(f"Next time, {request}"),
+        next_step=" ".join(steps) if steps else _sentence(f"Next time, {request}"),
         questions=questions,
     )
 

@@ -243,6 +243,8 @@ def find_flags(text: str) -> list[Flag]:
             phrase = match.group(1).lower()
             if kind == "absolute" and phrase == "never" and re.search(r"\bnever\s+mind\b", text, re.I):
                 continue
+            if kind == "absolute" and re.match(r"\s+else\b", text[match.end() :]):
+                continue  # "after everyone else" names a group, it claims nothing about everyone
             add(kind, phrase)
     draft_sarcastic = sarcastic(text)
     if draft_sarcastic:
