@@ -97,6 +97,23 @@ def test_session_prep_uses_saved_goals_and_latest_notes(assistant_api: Api) -> N
     assert patched.json()["notes"] == "x"
 
 
+def test_a_good_feedback_draft_is_reported_as_kept_not_restructured(assistant_api: Api) -> None:
+    api = assistant_api
+    draft = (
+        "In the Monday retro you listed the three blockers clearly, which let us fix two that day. "
+        "Keep doing that."
+    )
+    body = api.client.post("/v1/feedback/coach", headers=api.auth("mentor"), json={"draft": draft}).json()
+    assert body["rewritten"] == draft and body["flagged"] == []
+    assert [c["what"] for c in body["changes"]] == [
+        "Kept your wording; marked its situation, behaviour, impact and next step"
+    ]
+    rough = api.client.post(
+        "/v1/feedback/coach", headers=api.auth("mentor"), json={"draft": "You never listen."}
+    ).json()
+    assert "Structured as situation, behaviour, impact and next step" in [c["what"] for c in rough["changes"]]
+
+
 def test_feedback_and_ask_routes(assistant_api: Api) -> None:
     api = assistant_api
     coached = api.client.post(

@@ -405,8 +405,15 @@ class MentoringService:
             }
             if is_hostile(request.draft):
                 notes.append(_NOT_COPIED.format(what="draft"))
+            kept = " ".join(composed.rewritten.split()) == " ".join(request.draft.split())
             changes = rule_changes + [
                 Change(
+                    what="Kept your wording; marked its situation, behaviour, impact and next step",
+                    why="nothing in it judges the person or overstates, and it already ties an action to a "
+                    "moment and its effect",
+                )
+                if kept
+                else Change(
                     what="Structured as situation, behaviour, impact and next step",
                     why="feedback tied to a moment, an observable action and its effect can be acted on",
                 )
