@@ -13,16 +13,14 @@ from sqlalchemy.orm import Session
 
 from companion.errors import NotFound
 from companion.program.cadence import CadenceRules, assess
-from companion.program.pairs import cycle_pairs
+from companion.program.pairs import cycle_pairs, display_names
 from companion.settings import ProgramSettings
 from companion.storage.db import (
     CycleMentorship,
     Database,
     Mentorship,
     Milestone,
-    Person,
     SessionRecord,
-    User,
     UserPreference,
 )
 
@@ -49,7 +47,7 @@ class CalendarFeeds:
             return self.build(session, user_id, today=today).to_ical()
 
     def build(self, session: Session, user_id: int, *, today: date) -> Calendar:
-        names = _names(session)
+        names = display_names(session)
         cal = Calendar()
         cal.add("prodid", PRODID)
         cal.add("version", "2.0")
@@ -125,13 +123,3 @@ def _day_event(uid: str, summary: str, day: date) -> Event:
     event.add("dtend", day + timedelta(days=1))
     event.add("transp", "TRANSPARENT")
     return event
-
-
-def _names(session: Session) -> dict[int, str]:
-    names: dict[int, str] = dict(session.execute(select(User.id, User.name)).tuples().all())
-    for user_id, name in session.execute(
-        select(Person.user_id, Person.name).where(Person.user_id.is_not(None))
-    ):
-        if user_id is not None:
-            names[user_id] = name
-    return names

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from companion.errors import NotFound
 from companion.program.cadence import CadenceRules, assess, due_in_week
-from companion.program.pairs import cycle_sessions
+from companion.program.pairs import cycle_sessions, display_names
 from companion.settings import ProgramSettings
 from companion.storage.db import (
     Cycle,
@@ -31,11 +31,9 @@ from companion.storage.db import (
     Database,
     GoalRecord,
     Mentorship,
-    Person,
     Program,
     Survey,
     SurveyResponse,
-    User,
 )
 
 HISTOGRAM_CAP = 12  # pairs with more sessions than this share the last column ("12+")
@@ -206,7 +204,9 @@ class DashboardService:
         pairs = _pairs(session, ref)
         _add_sessions(session, ref, pairs)
         goals = _goals(session, ref)
-        names = _names(session, {p.mentor_id for p in pairs.values()} | {p.mentee_id for p in pairs.values()})
+        names = display_names(
+            session, {p.mentor_id for p in pairs.values()} | {p.mentee_id for p in pairs.values()}
+        )
 
         counts = Counter(min(len(p.dates), HISTOGRAM_CAP) for p in pairs.values())
         top = max(counts, default=0)
@@ -470,18 +470,6 @@ def _goals(session: Session, ref: CycleRef) -> list[tuple[int, date, str]]:
         )
     )
     return [(mentee, created.date(), status) for mentee, created, status in rows]
-
-
-def _names(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(User.id, User.name, Person.name)
-        .outerjoin(Person, Person.user_id == User.id)
-        .where(User.id.in_(wanted))
-    )
-    return {uid: shown or name for uid, name, shown in rows}
 
 
 def _ratings(session: Session, ref: CycleRef, min_answers: int) -> list[RatingQuestion]:

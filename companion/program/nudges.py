@@ -38,7 +38,7 @@ from companion.program.email import (
     ServerUnavailable,
     render,
 )
-from companion.program.pairs import CyclePair, chunks, cycle_pairs
+from companion.program.pairs import CyclePair, chunks, cycle_pairs, display_names
 from companion.settings import Settings
 from companion.storage.db import (
     Database,
@@ -202,7 +202,7 @@ class NudgeService:
 
     def due(self, session: Session, today: date) -> Iterator[Nudge]:
         """Every nudge today asks for (before opt-outs, addresses and what was already sent)."""
-        names = _names(session)
+        names = display_names(session)
         pairs = self._pairs(session, today)
         yield from self._pair_nudges(pairs, today, names)
         yield from self._milestone_nudges(session, pairs, today, names)
@@ -517,16 +517,6 @@ class NudgeService:
 
 def _admins(session: Session) -> list[int]:
     return list(session.scalars(select(User.id).where(User.role == "admin").order_by(User.id)))
-
-
-def _names(session: Session) -> dict[int, str]:
-    names: dict[int, str] = dict(session.execute(select(User.id, User.name)).tuples().all())
-    for user_id, name in session.execute(
-        select(Person.user_id, Person.name).where(Person.user_id.is_not(None))
-    ):
-        if user_id is not None:
-            names[user_id] = name
-    return names
 
 
 def _count(counts: dict[str, int], key: str) -> None:

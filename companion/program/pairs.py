@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
-from companion.storage.db import Cycle, CycleMentorship, Mentorship, Program, SessionRecord
+from companion.storage.db import Cycle, CycleMentorship, Mentorship, Person, Program, SessionRecord, User
 
 
 @dataclass
@@ -87,6 +87,18 @@ def cycle_sessions(cycle_id: int, starts_on: date, ends_on: date) -> Select[int,
         )
         .order_by(SessionRecord.held_on)
     )
+
+
+def display_names(session: Session, ids: Iterable[int] | None = None) -> dict[int, str]:
+    """The name to show for each user (all users, or only `ids`): the linked people profile's name, else
+    the account name."""
+    query = select(User.id, User.name, Person.name).outerjoin(Person, Person.user_id == User.id)
+    if ids is not None:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        query = query.where(User.id.in_(wanted))
+    return {int(uid): shown or name for uid, name, shown in session.execute(query)}
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
