@@ -27,7 +27,7 @@ from companion.assistant.feedback_rules import (
     plain_draft,
 )
 from companion.assistant.feedback_rules import sentences as draft_sentences
-from companion.assistant.goal_rules import GENERIC, plan_for, read_aspiration
+from companion.assistant.goal_rules import plan_for, read_aspiration
 from companion.assistant.grounding import Grounding
 from companion.assistant.guard import is_hostile
 from companion.assistant.models import AgendaItem, DraftedGoal
@@ -372,14 +372,6 @@ def _cited(sentence: str, n: int) -> str:
 
 
 # ---- goals -----------------------------------------------------------------------------------------------
-
-
-def aspiration_core(aspiration: str) -> str:
-    """The aspiration as the action it names, in the mentee's own words, without "I want to", a purpose
-    clause or a time phrase."""
-    if is_hostile(aspiration):
-        return "Make progress on " + GENERIC
-    return read_aspiration(aspiration).core
 
 
 def _count(weeks: int) -> int:
