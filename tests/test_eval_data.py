@@ -1,6 +1,6 @@
 """The eval data is sound: every suite parses and validates, ids are unique, expected guides exist, expected
-answer points are really in those guides, and the second sample corpus builds into real files that the
-project's loaders read with their titles and headings."""
+answer points are really in those guides, and every sample corpus of `evals/corpora/` builds into real files
+that the project's loaders read with their titles and headings."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from evals.corpora.build import build_corpus, guides_dir, output_name, parse_sou
 from tests.support.app import KNOWLEDGE, REPO
 
 EVALS = REPO / "evals"
-CORPUS = "kestrelway"
-CORPUS_DIR = EVALS / "corpora" / CORPUS
+CORPORA = sorted(p.parent.name for p in (EVALS / "corpora").glob("*/guides"))
+# what the ingest test asks each corpus once it is indexed (any query: it checks results come from the corpus)
+SMOKE_QUERIES = {"kestrelway": "mileage to another depot", "hollinvale": "meetings on the mobile library"}
 RETRIEVAL_FIELDS = {"id", "question", "sources", "answer_points"}
 REQUESTS: dict[str, type[BaseModel]] = {
     "goals": GoalDraftRequest,
@@ -50,10 +51,16 @@ def _handbook() -> dict[str, str]:
     return {p.name: _flat(p.read_text(encoding="utf-8")) for p in KNOWLEDGE.iterdir() if p.is_file()}
 
 
+@pytest.fixture(scope="module", params=CORPORA)
+def corpus(request: pytest.FixtureRequest) -> str:
+    """The name of a sample corpus, a folder of `evals/corpora/`: the corpus tests run once for each."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, LoadedText]:
-    out = tmp_path_factory.mktemp("kestrelway")
-    files = build_corpus(CORPUS, out)
+def built(corpus: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, LoadedText]:
+    out = tmp_path_factory.mktemp(corpus)
+    files = build_corpus(corpus, out)
     return {p.name: load_bytes(p.read_bytes(), p.name) for p in files}
 
 
@@ -141,23 +148,30 @@ def test_feedback_cases_forbid_only_phrases_of_the_draft() -> None:
             assert phrase.lower() in draft, f"{case.id}: forbids {phrase!r}, which the draft does not say"
 
 
-# ---- the second corpus --------------------------------------------------------------------------------
+# ---- the sample corpora (evals/corpora/<name>), each one in turn ----------------------------------------
 
 
-def test_second_corpus_builds_every_format(built: dict[str, LoadedText], tmp_path: Path) -> None:
+def test_there_are_sample_corpora() -> None:
+    assert {"kestrelway", "hollinvale"} <= set(CORPORA)
+
+
+def test_corpus_builds_every_format(corpus: str, built: dict[str, LoadedText], tmp_path: Path) -> None:
     assert 8 <= len(built) <= 12
-    assert {Path(name).suffix for name in built} == {".txt", ".html", ".pdf", ".docx"}
-    sources = [p for p in guides_dir(CORPUS).iterdir() if output_name(p)]
+    suffixes = {Path(name).suffix for name in built}
+    assert {".txt", ".html", ".pdf", ".docx"} <= suffixes <= {".md", ".txt", ".html", ".pdf", ".docx"}
+    sources = [p for p in guides_dir(corpus).iterdir() if output_name(p)]
     assert sorted(str(output_name(p)) for p in sources) == sorted(built)
-    for path in build_corpus(CORPUS, tmp_path / "again"):
+    for path in build_corpus(corpus, tmp_path / "again"):
         check_content(path.read_bytes(), path.name)  # a real PDF / Word file, not a renamed text file
     for source in sources:
         if source.name.endswith(".src"):
             assert not source.read_bytes().startswith((b"%PDF", b"PK")), "sources are text, not binaries"
 
 
-def test_pdf_and_docx_guides_keep_their_title_headings_and_text(built: dict[str, LoadedText]) -> None:
-    for source in guides_dir(CORPUS).glob("*.src"):
+def test_pdf_and_docx_guides_keep_their_title_headings_and_text(
+    corpus: str, built: dict[str, LoadedText]
+) -> None:
+    for source in guides_dir(corpus).glob("*.src"):
         blocks = parse_source(source.read_text(encoding="utf-8"))
         name = output_name(source)
         assert name is not None
@@ -173,8 +187,8 @@ def test_pdf_and_docx_guides_keep_their_title_headings_and_text(built: dict[str,
             assert _flat(loaded.text[heading.offset :]).startswith(_flat(heading.text))
 
 
-def test_html_guides_keep_their_title_and_headings(built: dict[str, LoadedText]) -> None:
-    for path in guides_dir(CORPUS).glob("*.html"):
+def test_html_guides_keep_their_title_and_headings(corpus: str, built: dict[str, LoadedText]) -> None:
+    for path in guides_dir(corpus).glob("*.html"):
         soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
         loaded = built[path.name]
         title = soup.find("title")
@@ -183,6 +197,14 @@ def test_html_guides_keep_their_title_and_headings(built: dict[str, LoadedText])
         wanted = [" ".join(h.get_text(" ", strip=True).split()) for h in tags]
         assert len(wanted) >= 4 and [h.text for h in loaded.headings] == wanted
         assert "intranet menu" not in loaded.text.lower() and "analytics" not in loaded.text.lower()
+
+
+def test_markdown_guides_keep_their_title_and_headings(corpus: str, built: dict[str, LoadedText]) -> None:
+    for path in guides_dir(corpus).glob("*.md"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        wanted = [line.lstrip("#").strip() for line in lines if re.match(r"#{1,6} ", line)]
+        assert lines[0].startswith("# ") and built[path.name].title == wanted[0], path.name
+        assert len(wanted) >= 3 and [h.text for h in built[path.name].headings] == wanted, path.name
 
 
 def _underlined(text: str) -> list[str]:
@@ -194,8 +216,8 @@ def _underlined(text: str) -> list[str]:
     ]
 
 
-def test_plain_text_guides_have_underlined_headings(built: dict[str, LoadedText]) -> None:
-    for path in guides_dir(CORPUS).glob("*.txt"):
+def test_plain_text_guides_have_underlined_headings(corpus: str, built: dict[str, LoadedText]) -> None:
+    for path in guides_dir(corpus).glob("*.txt"):
         text = path.read_text(encoding="utf-8")
         headings = _underlined(text)
         assert len(headings) >= 5, path.name
@@ -205,41 +227,43 @@ def test_plain_text_guides_have_underlined_headings(built: dict[str, LoadedText]
         assert built[path.name].title == headings[0]
 
 
-def test_plain_text_loader_finds_underlined_headings(built: dict[str, LoadedText]) -> None:
-    for path in guides_dir(CORPUS).glob("*.txt"):
+def test_plain_text_loader_finds_underlined_headings(corpus: str, built: dict[str, LoadedText]) -> None:
+    for path in guides_dir(corpus).glob("*.txt"):
         assert [h.text for h in built[path.name].headings] == _underlined(path.read_text(encoding="utf-8"))
 
 
-def test_second_corpus_questions_point_at_real_guides_and_real_text(built: dict[str, LoadedText]) -> None:
-    rows = _rows(CORPUS_DIR / "retrieval.jsonl")
+def test_corpus_questions_point_at_real_guides_and_real_text(
+    corpus: str, built: dict[str, LoadedText]
+) -> None:
+    rows = _rows(EVALS / "corpora" / corpus / "retrieval.jsonl")
     assert len(rows) >= 40
     texts = {name: _flat(loaded.text) for name, loaded in built.items()}
     _check_retrieval(rows, texts)
     assert {s for r in rows for s in r["sources"]} == set(texts), "every guide is asked about"
 
 
-def test_second_corpus_ingests(services: Services, tmp_path: Path) -> None:
-    files = build_corpus(CORPUS, tmp_path / "corpus")
+def test_corpus_ingests(corpus: str, services: Services, tmp_path: Path) -> None:
+    files = build_corpus(corpus, tmp_path / "corpus")
     report = services.knowledge.ingest_paths([tmp_path / "corpus"])
     assert report.failed == []
     assert sorted(report.added) == sorted(p.name for p in files)
-    found = services.retriever.retrieve(query="mileage to another depot", k=5)
+    found = services.retriever.retrieve(query=SMOKE_QUERIES.get(corpus, "mentoring"), k=5)
     assert found and {c.source for c in found} <= {p.name for p in files}
-    build_corpus(CORPUS, tmp_path / "corpus")  # rebuilt in place: same bytes, nothing to re-index
+    build_corpus(corpus, tmp_path / "corpus")  # rebuilt in place: same bytes, nothing to re-index
     again = services.knowledge.ingest_paths([tmp_path / "corpus"])
     assert again.chunks_written == 0 and again.added == again.updated == []
 
 
-def test_building_twice_gives_the_same_bytes(tmp_path: Path) -> None:
-    first = build_corpus(CORPUS, tmp_path / "one")
-    second = build_corpus(CORPUS, tmp_path / "two")
+def test_building_twice_gives_the_same_bytes(corpus: str, tmp_path: Path) -> None:
+    first = build_corpus(corpus, tmp_path / "one")
+    second = build_corpus(corpus, tmp_path / "two")
     assert [p.name for p in first] == [p.name for p in second]
     for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes(), f"{a.name} differs between two builds"
 
 
 def test_unknown_corpus_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="unknown corpus 'nope'; known: kestrelway"):
+    with pytest.raises(ValueError, match=re.escape(f"unknown corpus 'nope'; known: {', '.join(CORPORA)}")):
         build_corpus("nope", tmp_path)
     with pytest.raises(ValueError, match="must start with a '# Title'"):
         parse_source("## Section only\n\ntext")

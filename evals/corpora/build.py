@@ -1,8 +1,8 @@
 """Build a sample corpus of `evals/corpora/<name>/guides/` into a folder that `companion ingest` reads.
 
-Plain-text (`.txt`) and HTML guides are copied as they are. Guides that must be PDF or Word files are kept
-in the repository as source text (`<stem>.pdf.src`, `<stem>.docx.src`), so no binary is committed, and are
-written here as real documents: PDF with fpdf2, DOCX with python-docx.
+Markdown (`.md`), plain-text (`.txt`) and HTML guides are copied as they are. Guides that must be PDF or
+Word files are kept in the repository as source text (`<stem>.pdf.src`, `<stem>.docx.src`), so no binary
+is committed, and are written here as real documents: PDF with fpdf2, DOCX with python-docx.
 
 The source markup, one block per paragraph (blocks are separated by a blank line):
 
@@ -29,7 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 CORPORA = Path(__file__).resolve().parent
-COPIED = (".txt", ".html")
+COPIED = (".md", ".txt", ".html")
+# The organization named as author in the PDF and Word metadata of each corpus.
+AUTHORS = {"kestrelway": "Kestrelway Logistics", "hollinvale": "Hollin Vale Libraries and Archives"}
 BUILT = {".pdf.src": ".pdf", ".docx.src": ".docx"}
 # Fixed document and archive dates: building twice gives the same bytes, so a re-ingest writes nothing.
 _FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -79,12 +81,12 @@ def title_of(blocks: list[Block]) -> str:
     return blocks[0].text
 
 
-def render_pdf(blocks: list[Block]) -> bytes:
+def render_pdf(blocks: list[Block], author: str = "") -> bytes:
     from fpdf import FPDF
 
     pdf = FPDF(format="A4")
     pdf.set_title(title_of(blocks))
-    pdf.set_author("Kestrelway Logistics")
+    pdf.set_author(author)
     pdf.set_creation_date(_FIXED_DATE)
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_margins(20, 18, 20)
@@ -117,12 +119,12 @@ def render_pdf(blocks: list[Block]) -> bytes:
     return bytes(pdf.output())
 
 
-def render_docx(blocks: list[Block]) -> bytes:
+def render_docx(blocks: list[Block], author: str = "") -> bytes:
     import docx
 
     document = docx.Document()
     document.core_properties.title = title_of(blocks)
-    document.core_properties.author = "Kestrelway Logistics"
+    document.core_properties.author = author
     document.core_properties.created = _FIXED_DATE
     document.core_properties.modified = _FIXED_DATE
     for block in blocks:
@@ -184,6 +186,7 @@ def output_name(source: Path) -> str | None:
 def build_corpus(name: str, out_dir: Path) -> list[Path]:
     """Write corpus `name` into `out_dir` (created if needed); return the files written, sorted."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    author = AUTHORS.get(name, "")
     written: list[Path] = []
     for source in sorted(guides_dir(name).iterdir()):
         target_name = output_name(source)
@@ -191,9 +194,9 @@ def build_corpus(name: str, out_dir: Path) -> list[Path]:
             continue
         target = out_dir / target_name
         if source.name.endswith(".pdf.src"):
-            target.write_bytes(render_pdf(parse_source(source.read_text(encoding="utf-8"))))
+            target.write_bytes(render_pdf(parse_source(source.read_text(encoding="utf-8")), author))
         elif source.name.endswith(".docx.src"):
-            target.write_bytes(render_docx(parse_source(source.read_text(encoding="utf-8"))))
+            target.write_bytes(render_docx(parse_source(source.read_text(encoding="utf-8")), author))
         else:
             shutil.copyfile(source, target)
         written.append(target)
