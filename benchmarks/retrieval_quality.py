@@ -1,24 +1,31 @@
-"""Retrieval quality per corpus: recall@k and MRR of dense, keyword, RRF, the shipped ranking, the boost
-ranking with parameters chosen by k-fold cross-validation, and a plain LangChain dense baseline.
+"""Retrieval quality on every sample corpus in one table: recall@k and MRR of dense, keyword, RRF, the
+shipped ranking, the rerank with parameters chosen by k-fold cross-validation within a corpus and by
+leaving the corpus out, and a plain LangChain dense baseline.
 
-    python -m benchmarks.retrieval_quality [--corpus knowledge] [--questions evals/retrieval.jsonl]
+    python -m benchmarks.retrieval_quality [--corpus DIR --questions FILE] [--folds 5] [--seed 0]
 
-The corpus folder is ingested with the real packaged model (ONNX Runtime) into a temp data dir (SQLite
-with FTS5, in-memory Chroma), exactly as `companion ingest` does. Each question (JSONL: `question`,
-`sources`) is asked once with wide candidate lists (dense top 50, keyword top 50 and the keyword scores of
-the dense candidates); every ranking is then computed from those lists with the same code the retriever
-runs (`companion.knowledge.retrieval.rank` and `drop_duplicates`), truncated to its own candidate counts.
+With no `--corpus`, it measures the handbook (`knowledge/`, `evals/retrieval.jsonl`) and every corpus of
+`evals/corpora/` (built with `evals.corpora.build`, questions in its `retrieval.jsonl`). Each corpus is
+ingested with the real packaged model (ONNX Runtime) into a temp data dir (SQLite with FTS5, in-memory
+Chroma), exactly as `companion ingest` does. Each question (JSONL: `question`, `sources`) is asked once
+with wide candidate lists (dense top 50, keyword top 50 and the keyword scores of the dense candidates);
+every ranking is then computed from those lists with the same code the retriever runs
+(`companion.knowledge.retrieval.rank` and `drop_duplicates`), truncated to its own candidate counts.
 
 recall@k: share of a question's expected guides among the guides of the top k chunks (as the eval runner
 counts it); hit@k: share of questions with at least one expected guide in the top k; MRR: 1 / rank of the
 first chunk from an expected guide within the top k.
 
-Parameters of the rerank ranking are chosen by `--folds`-fold cross-validation: on each fold's training
-questions the grid point with the best recall@k + MRR is picked (ties: the smaller boost), and scored on
-the held-out questions; the cross-validated row pools the held-out scores. The shipped defaults are scored on
-all questions (`shipped`). The baseline `langchain_dense` splits each file with LangChain's
-RecursiveCharacterTextSplitter (1000/150), embeds the pieces with the same model and ranks by cosine.
-Prints one JSON object; the table also goes to stderr.
+Parameters of the rerank ranking (sentence weight x keyword boost x keyword candidates x guide limit) are
+chosen two ways, each scored only on questions it was not chosen on:
+- `--folds`-fold cross-validation within the corpus: on each fold's training questions the grid point with
+  the best recall@k + MRR is picked (ties: the simpler one), and scored on the held-out questions; the row
+  pools the held-out scores;
+- leave one corpus out (with two or more corpora): the grid point with the best recall@k + MRR summed over
+  the other corpora (each corpus counted once, whatever its size), scored on this one.
+The shipped defaults are scored on all questions (`shipped`). The baseline `langchain_dense` splits each
+file with LangChain's RecursiveCharacterTextSplitter (1000/150), embeds the pieces with the same model and
+ranks by cosine. Prints one JSON object; the table (one column per corpus) also goes to stderr.
 """
 
 from __future__ import annotations
@@ -38,41 +45,135 @@ import numpy as np
 from benchmarks._common import emit, log
 
 REPO = Path(__file__).resolve().parent.parent
-SENTENCE_WEIGHTS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
+SENTENCE_WEIGHTS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 BOOSTS = (0.0, 0.02, 0.05, 0.1)
 KEYWORD_CANDIDATES = (0, 10)
 CANDIDATES = (30,)
 MAX_PER_SOURCE = (0, 1, 2)
 WIDE = 50
+SHIPPED = "shipped"
+LOCO = "rerank, corpus left out (chosen on the other corpora)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--corpus", type=Path, default=REPO / "knowledge", help="folder of guides")
-    parser.add_argument("--questions", type=Path, default=REPO / "evals" / "retrieval.jsonl")
+    parser.add_argument("--corpus", type=Path, help="folder of guides (default: every sample corpus)")
+    parser.add_argument("--questions", type=Path, help="JSONL questions for --corpus")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runtime", choices=["onnx", "torch"], default="onnx")
     parser.add_argument("--no-langchain", action="store_true", help="skip the LangChain baseline")
     args = parser.parse_args()
+    if (args.corpus is None) != (args.questions is None):
+        parser.error("--corpus and --questions go together (or leave both out for every sample corpus)")
     tmp = Path(tempfile.mkdtemp(prefix="companion-bench-quality-"))
     try:
-        emit(run(args, tmp))
+        corpora = (
+            [(args.corpus.name, args.corpus, args.questions)]
+            if args.corpus is not None
+            else sample_corpora(tmp)
+        )
+        emit(run(args, corpora, tmp))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+def sample_corpora(tmp: Path) -> list[tuple[str, Path, Path]]:
+    """(name, folder of guides, questions) for the handbook and every corpus of `evals/corpora/`."""
+    from evals.corpora.build import CORPORA, build_corpus
+
+    found = [("handbook", REPO / "knowledge", REPO / "evals" / "retrieval.jsonl")]
+    for folder in sorted(p.parent for p in CORPORA.glob("*/guides")):
+        out = tmp / f"built-{folder.name}"
+        build_corpus(folder.name, out)
+        found.append((folder.name, out, folder / "retrieval.jsonl"))
+    return found
+
+
+def run(args: argparse.Namespace, corpora: list[tuple[str, Path, Path]], tmp: Path) -> dict[str, Any]:
+    from companion.settings import Settings
+
+    shipped = Settings().retrieval
+    grid = [
+        shipped.model_copy(
+            update={
+                "ranking": "rerank",
+                "sentence_weight": w,
+                "keyword_boost": b,
+                "keyword_candidates": n,
+                "candidates": c,
+                "max_per_source": m,
+            }
+        )
+        for m in MAX_PER_SOURCE
+        for w in SENTENCE_WEIGHTS
+        for b in BOOSTS
+        for n in KEYWORD_CANDIDATES
+        for c in CANDIDATES
+    ]
+    measured = {
+        name: measure(name, folder, questions, args, tmp, grid) for name, folder, questions in corpora
+    }
+    if len(measured) > 1:
+        for name, result in measured.items():
+            others = [m for other, m in measured.items() if other != name]
+            best = max(
+                range(len(grid)),
+                key=lambda g: (sum(_objective(m["grid"][g]) for m in others), *_simpler(grid[g])),
+            )
+            result["table"][LOCO] = result["grid"][best]
+            result["left_out_chosen"] = _params(grid[best])
+    k = args.k
+    rows = list(dict.fromkeys(row for m in measured.values() for row in m["table"]))
+    width = max(len(row) for row in rows)
+    names = list(measured)
+    log(f"recall@{k} / hit@{k} / MRR; " + ", ".join(
+        f"{n}: {m['questions']} questions, {m['chunks']} chunks" for n, m in measured.items()
+    ))  # fmt: skip
+    log(f"shipped: {_label(shipped)}")
+    log(f"{'ranking':<{width}}  " + "  ".join(f"{n:<19}" for n in names))
+    for row in rows:
+        cells = []
+        for n in names:
+            v = measured[n]["table"].get(row)
+            cells.append(f"{v[f'recall@{k}']:.3f} {v[f'hit@{k}']:.3f} {v['mrr']:.3f}" if v else f"{'-':<19}")
+        log(f"{row:<{width}}  " + "  ".join(cells))
+    return {
+        "benchmark": "retrieval_quality",
+        "k": k,
+        "runtime": args.runtime,
+        "shipped": _params(shipped),
+        "corpora": {
+            name: {
+                "corpus": str(m["corpus"]),
+                "questions_file": str(m["questions_file"]),
+                "questions": m["questions"],
+                "chunks": m["chunks"],
+                "table": m["table"],
+                "cv": m["cv"],
+                "left_out_chosen": m.get("left_out_chosen"),
+                "grid_on_all_questions": {_label(s): m["grid"][i] for i, s in enumerate(grid)},
+            }
+            for name, m in measured.items()
+        },
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def measure(
+    name: str, corpus: Path, questions: Path, args: argparse.Namespace, tmp: Path, grid: list[Any]
+) -> dict[str, Any]:
+    """One corpus: its table rows, its cross-validation and every grid point's scores on all questions."""
     from companion.container import Services
     from companion.knowledge.retrieval import Retriever
     from companion.settings import RetrievalSettings, Settings
 
-    cases = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
+    cases = [json.loads(line) for line in questions.read_text().splitlines() if line.strip()]
     settings = Settings(
-        data_dir=tmp / "data",
+        data_dir=tmp / f"data-{name}",
         embeddings={"mode": "model", "runtime": args.runtime},  # type: ignore[arg-type]
         store={"mode": "memory"},  # type: ignore[arg-type]
         seed_sample_knowledge=False,
@@ -80,9 +181,9 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     services = Services(settings)
     services.db.create_tables()
     started = time.perf_counter()
-    report = services.knowledge.ingest_paths([args.corpus])
+    report = services.knowledge.ingest_paths([corpus])
     seconds = time.perf_counter() - started
-    log(f"ingested {len(report.added)} guides, {report.chunks_written} chunks in {seconds:.1f}s")
+    log(f"{name}: ingested {len(report.added)} guides, {report.chunks_written} chunks in {seconds:.1f}s")
     wide = Retriever(
         embedder=services.embedder,
         store=services.store,
@@ -121,27 +222,8 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "dense + keyword boost 0.1": score(
             shipped.model_copy(update={"sentence_weight": 0.0, "keyword_boost": 0.1}), everyone
         ),
-        f"shipped ({shipped.ranking}, sentence weight {shipped.sentence_weight}, keyword boost "
-        f"{shipped.keyword_boost}, candidates {shipped.candidates}+{shipped.keyword_candidates}, "
-        f"{shipped.max_per_source} per guide)": score(shipped, everyone),
+        SHIPPED: score(shipped, everyone),
     }
-    grid = [
-        shipped.model_copy(
-            update={
-                "ranking": "rerank",
-                "sentence_weight": w,
-                "keyword_boost": b,
-                "keyword_candidates": n,
-                "candidates": c,
-                "max_per_source": m,
-            }
-        )
-        for m in MAX_PER_SOURCE
-        for w in SENTENCE_WEIGHTS
-        for b in BOOSTS
-        for n in KEYWORD_CANDIDATES
-        for c in CANDIDATES
-    ]
     order = everyone[:]
     random.Random(args.seed).shuffle(order)
     folds = [order[i :: args.folds] for i in range(args.folds)]
@@ -150,45 +232,42 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     for fold in folds:
         train = [i for i in everyone if i not in fold]
         best = max(grid, key=lambda s: (_objective(score(s, train)), *_simpler(s)))
-        chosen.append(
-            {
-                "sentence_weight": best.sentence_weight,
-                "keyword_boost": best.keyword_boost,
-                "keyword_candidates": best.keyword_candidates,
-                "candidates": best.candidates,
-                "max_per_source": best.max_per_source,
-            }
-        )
+        chosen.append(_params(best))
         for i in fold:
             held_out[i] = _sources(found[i], best, k)
-    table["rerank, cross-validated (held-out folds)"] = _score(held_out, expected, k)
+    table["rerank, cross-validated within the corpus (held-out folds)"] = _score(held_out, expected, k)
     if not args.no_langchain:
         table["langchain_dense (RecursiveCharacterTextSplitter 1000/150)"] = _langchain(
-            args.corpus, cases, services.embedder, k
+            corpus, cases, services.embedder, k
         )
-    grid_scores = {
-        f"sw {s.sentence_weight} kb {s.keyword_boost} kc {s.keyword_candidates} c {s.candidates} "
-        f"mps {s.max_per_source}": score(s, everyone)
-        for s in grid
-    }
-    width = max(len(name) for name in table)
-    log(f"{'ranking':<{width}}  recall@{k}  hit@{k}  MRR")
-    for name, row in table.items():
-        log(f"{name:<{width}}  {row[f'recall@{k}']:.3f}     {row[f'hit@{k}']:.3f}   {row['mrr']:.3f}")
+    grid_scores = [score(s, everyone) for s in grid]
     services.close()
     return {
-        "benchmark": "retrieval_quality",
-        "corpus": str(args.corpus),
-        "questions_file": str(args.questions),
+        "corpus": corpus,
+        "questions_file": questions,
         "questions": len(cases),
         "chunks": report.chunks_written,
-        "k": k,
-        "runtime": args.runtime,
         "table": table,
         "cv": {"folds": args.folds, "seed": args.seed, "chosen_per_fold": chosen},
-        "grid_on_all_questions": grid_scores,
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "grid": grid_scores,
     }
+
+
+def _params(settings: Any) -> dict[str, Any]:
+    return {
+        "sentence_weight": settings.sentence_weight,
+        "keyword_boost": settings.keyword_boost,
+        "keyword_candidates": settings.keyword_candidates,
+        "candidates": settings.candidates,
+        "max_per_source": settings.max_per_source,
+    }
+
+
+def _label(s: Any) -> str:
+    return (
+        f"sw {s.sentence_weight} kb {s.keyword_boost} kc {s.keyword_candidates} c {s.candidates} "
+        f"mps {s.max_per_source}"
+    )
 
 
 def _objective(row: dict[str, float]) -> float:
