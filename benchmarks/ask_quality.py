@@ -5,21 +5,24 @@
 - `ask`: the cases of `evals/ask.jsonl` that have answer points (the ask suite, on the packaged guides);
 - `handbook`: the questions of `evals/retrieval.jsonl` with answer points that are not in the ask suite
   (held out: the composer is not tuned on them);
-- `kestrelway`: the questions of `evals/corpora/kestrelway/retrieval.jsonl` on that corpus, built with
-  `evals.corpora.build` (another company's guides, also held out).
+- one set per sample corpus of `evals/corpora/` (`hollinvale`, `kestrelway`): the questions of its
+  `retrieval.jsonl` on that corpus, built with `evals.corpora.build` (other organizations' guides, also
+  held out).
 
 Each corpus is ingested with the real packaged model (ONNX Runtime) into a temp data dir (SQLite, in-memory
 Chroma) and its guide sentences are warmed, as `companion serve` does at start-up. Every question goes
 through the assistant's own `ask` with policy `never` (the grounded draft, no model call), reading through
 a tracing retriever so the cited chunks' texts are known. Per set: mean `key_point_coverage` and
 `groundedness` (the eval runner's metrics and threshold), exact answer points, the share of questions
-answered "not covered", and the draft time (p50, p90, max). Prints one JSON object; a table goes to stderr.
+answered "not covered", the answer's length (words: p50 and mean; cited sentences: mean) and the draft
+time (p50, p90, max). Prints one JSON object; a table goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import statistics
 import tempfile
@@ -30,7 +33,9 @@ from typing import Any
 from benchmarks._common import emit, log, percentile, r
 
 REPO = Path(__file__).resolve().parent.parent
-SETS = ("ask", "handbook", "kestrelway")
+CORPORA = tuple(sorted(p.parent.name for p in (REPO / "evals" / "corpora").glob("*/guides")))
+SETS = ("ask", "handbook", *CORPORA)
+_CITED = re.compile(r"\[\d+\]")
 
 
 def load_sets(names: list[str], limit: int | None) -> dict[str, list[dict[str, Any]]]:
@@ -50,21 +55,20 @@ def load_sets(names: list[str], limit: int | None) -> dict[str, list[dict[str, A
         for c in rows(REPO / "evals" / "retrieval.jsonl")
         if c.get("answer_points") and " ".join(c["question"].lower().split()) not in in_suite
     ]
-    kestrelway = [
-        c
-        for c in rows(REPO / "evals" / "corpora" / "kestrelway" / "retrieval.jsonl")
-        if c.get("answer_points")
-    ]
-    found = {"ask": suite, "handbook": handbook, "kestrelway": kestrelway}
+    found = {"ask": suite, "handbook": handbook}
+    for corpus in CORPORA:
+        found[corpus] = [
+            c for c in rows(REPO / "evals" / "corpora" / corpus / "retrieval.jsonl") if c.get("answer_points")
+        ]
     return {name: found[name][:limit] if limit else found[name] for name in names}
 
 
 def corpus_of(name: str, tmp: Path) -> Path:
-    if name == "kestrelway":
+    if name in CORPORA:
         from evals.corpora.build import build_corpus
 
-        out = tmp / "kestrelway-built"
-        build_corpus("kestrelway", out)
+        out = tmp / f"{name}-built"
+        build_corpus(name, out)
         return out
     return REPO / "knowledge"
 
@@ -93,6 +97,8 @@ def run_set(name: str, cases: list[dict[str, Any]], tmp: Path, runtime: str) -> 
         f"{time.perf_counter() - started:.1f}s")  # fmt: skip
     threshold = settings.evals.groundedness_threshold
     coverage, grounded, exact, drafts, uncovered = [], [], [], [], 0
+    words: list[int] = []
+    cited_sentences: list[int] = []
     misses = []
     for case in cases:
         tracer = _TracingRetriever(services.retriever, None)
@@ -106,6 +112,8 @@ def run_set(name: str, cases: list[dict[str, Any]], tmp: Path, runtime: str) -> 
         grounded.append(m.groundedness(response.answer, cited, threshold=threshold)[0])
         exact.append(m.answer_points(response.answer, points)[0])
         drafts.append(response.generation.draft_seconds or 0.0)
+        words.append(len(response.answer.split()))
+        cited_sentences.append(len(_CITED.findall(response.answer)))
         uncovered += not response.covered
         if value < 1:
             misses.append({"id": case["id"], "coverage": value, "reason": reason})
@@ -116,6 +124,8 @@ def run_set(name: str, cases: list[dict[str, Any]], tmp: Path, runtime: str) -> 
         "groundedness": r(statistics.fmean(grounded), 3),
         "answer_points_exact": r(statistics.fmean(exact), 3),
         "not_covered": uncovered,
+        "answer_words": {"p50": r(percentile(words, 50), 1), "mean": r(statistics.fmean(words), 1)},
+        "answer_sentences_mean": r(statistics.fmean(cited_sentences), 2),
         "draft_seconds": {
             "p50": r(percentile(drafts, 50), 4),
             "p90": r(percentile(drafts, 90), 4),
@@ -144,10 +154,11 @@ def main() -> None:
             name: run_set(name, cases, tmp, args.runtime)
             for name, cases in load_sets(names, args.limit).items()
         }
-        log(f"{'set':<11} {'n':>4}  coverage  grounded  exact  draft p50")
+        log(f"{'set':<11} {'n':>4}  coverage  grounded  exact  words p50  draft p50")
         for name, row in results.items():
             log(f"{name:<11} {row['questions']:>4}  {row['key_point_coverage']:.3f}     "
                 f"{row['groundedness']:.3f}     {row['answer_points_exact']:.3f}  "
+                f"{row['answer_words']['p50']:>9.0f}  "
                 f"{row['draft_seconds']['p50'] * 1000:.0f} ms")  # fmt: skip
         emit(
             {
