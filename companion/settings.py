@@ -86,14 +86,14 @@ class RetrievalSettings(BaseModel):
         "alone.",
     )
     sentence_weight: float = Field(
-        0.7,
+        0.4,
         ge=0,
         le=1,
         description="`rerank` ranking: share of a chunk's score that is the query's similarity with its "
         "best-matching sentence or heading (the rest is the whole chunk's similarity).",
     )
     keyword_boost: float = Field(
-        0.05,
+        0.1,
         ge=0,
         le=1,
         description="`rerank` ranking: most a keyword match adds to a chunk's score (the best keyword score "
