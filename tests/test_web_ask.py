@@ -22,8 +22,14 @@ QUESTION = "How should I give feedback to my mentee?"
 
 @pytest.fixture
 def ask_api(tmp_path: Path) -> Iterator[Api]:
-    # min_similarity -1: every question counts as covered, so the scripted model reply is used
-    settings = make_settings(tmp_path, llm={"mode": "fake"}, assistant={"min_similarity": -1})
+    # min_similarity -1: every question counts as covered, so the scripted model reply is used; the
+    # replies quote excerpts [1] and [2] as this ranking orders them (on the fake embedder), so it is pinned
+    settings = make_settings(
+        tmp_path,
+        llm={"mode": "fake"},
+        assistant={"min_similarity": -1},
+        retrieval={"sentence_weight": 0.7, "keyword_boost": 0.05},
+    )
     services = Services(settings)
     services.db.create_tables()
     report = services.knowledge.ingest_paths([KNOWLEDGE / name for name in GUIDES])
