@@ -110,6 +110,36 @@ def test_lists_and_sentences_about_the_guide() -> None:
     assert [c.text for c in answer_candidates(Grounding.of([about]))] == ["Pairs meet every two weeks."]
 
 
+def test_checkboxes_and_wrapped_items_are_read_as_list_items() -> None:
+    checklist = (
+        "When three meetings have been missed, the coordinator calls you both.\n\n"
+        "[ ] Be honest about why. Busy rotas are a common reason.\n"
+        "[x] Agree what happens next: restart within two weeks, or pause for up\n"
+        "    to six weeks with a date to restart.\n"
+        "- [ ] Book the closing meeting with your mentor.\n"
+        "\u2610 Fill in the closing record together."
+    )
+    units = text_units(checklist)
+    assert units == [
+        "When three meetings have been missed, the coordinator calls you both.",
+        "Be honest about why.",
+        "Busy rotas are a common reason.",
+        "Agree what happens next: restart within two weeks, or pause for up to six weeks with a date to "
+        "restart.",
+        "Book the closing meeting with your mentor.",
+        "Fill in the closing record together.",
+    ], "a box read as text would be quoted as an empty citation '[ ]'"
+    assert text_units("- a wrapped item that\ngoes on here.") == ["a wrapped item that goes on here."]
+
+
+def test_a_chunk_that_opens_inside_a_sentence_does_not_quote_that_piece() -> None:
+    text = "a small panel led by the coordinator, reads every form. Letters go out in the first week."
+    quoted = [c.text for c in chunk_candidates(text, "Guide > Matching")]
+    assert quoted == ["Letters go out in the first week."]
+    whole = "The panel reads every form. Letters go out in the first week."
+    assert len(chunk_candidates(whole, "Guide > Matching")) == 2
+
+
 def test_a_bold_label_stays_with_its_first_sentence() -> None:
     steps = (
         "1. **Name it.** Raise it gently in a session. Often the other person feels the same.\n"

@@ -104,6 +104,10 @@ def test_sentences_drop_markup_and_end_with_the_heading() -> None:
     assert sentences(text, "Goals > SMART goals") == [
         "Setting goals", "Write the goal down.", "Agree a date!", "Review it monthly?", "SMART goals"
     ]  # fmt: skip
+    checklist = "[ ] Book the first meeting.\n- [x] Agree the ground rules.\n\u2610 Write down two goals."
+    assert sentences(checklist) == [
+        "Book the first meeting.", "Agree the ground rules.", "Write down two goals."
+    ]  # fmt: skip
     blob = encode_sentences(FakeEmbedder(16), [(text, "Goals > SMART goals")], 8)[0]
     assert len(blob) == 5 * 16 * 2, "float16 rows"
     query = FakeEmbedder(16).encode(["Agree a date!"])[0]

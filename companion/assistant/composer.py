@@ -129,7 +129,9 @@ class Candidate:
 
 
 _TABLE_RULE = re.compile(r"^:?-{2,}:?$")
-_LIST_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
+_LIST_ITEM = re.compile(
+    r"^(?:(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+|[☐☑☒]\s*)?|(?:\[[ xX]\]|[☐☑☒])\s*)"
+)  # a bullet, a number, a checkbox ("[ ]", "- [x]", "☐"): "[ ]" quoted would read as an empty citation
 _LABEL = re.compile(r"^\*\*([^*]{1,40}?)[.:]\*\*\s+(?=\S)")  # "**Name it.** Raise it ..." leads with a label
 
 
@@ -164,7 +166,8 @@ def text_units(text: str) -> list[str]:
     makes it too long to quote, when the items stand alone."""
     units: list[str] = []
     for block in re.split(r"\n\s*\n", text):
-        lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
+        raw = [line for line in block.splitlines() if line.strip()]
+        lines = [line.strip() for line in raw]
         if not lines:
             continue
         if all(line.startswith("|") for line in lines):
@@ -185,9 +188,12 @@ def text_units(text: str) -> list[str]:
                 units.extend(_split(" ".join(paragraph)))
                 paragraph.clear()
 
-        for line in lines:
+        for original, line in zip(raw, lines, strict=True):
             if line.startswith("#") or line.startswith("|"):
                 flush()
+                continue
+            if items and not _LIST_ITEM.match(line) and (original[:1].isspace() or line[:1].islower()):
+                items[-1] = f"{items[-1]} {_plain(line)}"  # an item wrapped onto an indented next line
                 continue
             if _LIST_ITEM.match(line):
                 if paragraph:
@@ -234,7 +240,10 @@ def quotable(unit: str) -> bool:
 def chunk_candidates(text: str, heading: str, n: int = 0) -> list[Candidate]:
     """The quotable sentences of one chunk with their heading context and neighbour windows (computed
     from the chunk alone, so the texts to embed are the same in every request and can be warmed)."""
-    units = [u for u in text_units(text) if quotable(u)]
+    units = text_units(text)
+    if units and text.lstrip()[:1].islower():
+        units = units[1:]  # the chunk opens inside a sentence (an overlap window): that piece is no sentence
+    units = [u for u in units if quotable(u)]
     section = heading.split(" > ")[-1].strip()
     found = []
     for i, unit in enumerate(units):

@@ -17,7 +17,7 @@ from companion.knowledge.embeddings import TextEmbedder
 MAX_SENTENCES = 32
 MIN_CHARS = 12
 _SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
-_MARKUP = re.compile(r"^[#>*\-+\s\d.)|]+")
+_MARKUP = re.compile(r"^(?:[#>*\-+\s\d.)|]|\[[ xX]\]|[☐☑☒])+")  # headings, bullets, numbers, checkboxes
 
 
 def sentences(text: str, heading: str = "") -> list[str]:
