@@ -23,7 +23,8 @@ chosen two ways, each scored only on questions it was not chosen on:
   pools the held-out scores;
 - leave one corpus out (with two or more corpora): the grid point with the best recall@k + MRR summed over
   the other corpora (each corpus counted once, whatever its size), scored on this one.
-The shipped defaults are scored on all questions (`shipped`). The baseline `langchain_dense` splits each
+The shipped defaults are scored on all questions (`shipped`); the questions whose expected guides are not
+all in its top k are listed per corpus (`shipped_misses`). The baseline `langchain_dense` splits each
 file with LangChain's RecursiveCharacterTextSplitter (1000/150), embeds the pieces with the same model and
 ranks by cosine. Prints one JSON object; the table (one column per corpus) also goes to stderr.
 """
@@ -155,6 +156,7 @@ def run(args: argparse.Namespace, corpora: list[tuple[str, Path, Path]], tmp: Pa
                 "table": m["table"],
                 "cv": m["cv"],
                 "left_out_chosen": m.get("left_out_chosen"),
+                "shipped_misses": m["misses"],
                 "grid_on_all_questions": {_label(s): m["grid"][i] for i, s in enumerate(grid)},
             }
             for name, m in measured.items()
@@ -241,6 +243,11 @@ def measure(
             corpus, cases, services.embedder, k
         )
     grid_scores = [score(s, everyone) for s in grid]
+    misses = [
+        {"id": cases[i].get("id", str(i)), "expected": expected[i], "top": ranked(shipped, i)[:k]}
+        for i in everyone
+        if not set(expected[i]) <= set(ranked(shipped, i)[:k])
+    ]
     services.close()
     return {
         "corpus": corpus,
@@ -250,6 +257,7 @@ def measure(
         "table": table,
         "cv": {"folds": args.folds, "seed": args.seed, "chosen_per_fold": chosen},
         "grid": grid_scores,
+        "misses": misses,
     }
 
 
