@@ -113,7 +113,7 @@ def test_docx_headings_paragraphs_and_tables() -> None:
         (2, "Tools"),
     ]
     assert "Agree on overlap hours." in loaded.text
-    assert "Chat | async check-ins" in loaded.text
+    assert "| Tool | Use |\n| --- | --- |\n| Chat | async check-ins |" in loaded.text, "a table block"
 
 
 @pytest.mark.parametrize(
@@ -147,6 +147,23 @@ def test_content_check_catches_renamed_files(data: bytes, name: str) -> None:
         check_content(data, name)
 
 
+def test_html_tables_keep_rows_and_columns_as_a_pipe_table() -> None:
+    html = b"""<html><body><h1>Matching</h1><p>Who sits on the panel:</p>
+    <table><thead><tr><th>Member</th><th>Role</th></tr></thead>
+    <tbody><tr><td>Coordinator</td><td><p>Chairs the panel</p><p>and holds | the vote</p></td></tr>
+    <tr><td></td><td>A spare seat</td></tr><tr><td> </td><td></td></tr></tbody></table>
+    <p>After the table.</p>
+    <table><tr><td>Outer <table><tr><td>inner</td></tr></table> cell</td></tr></table></body></html>"""
+    loaded = load_bytes(html, "matching.html")
+    assert loaded.text == (
+        "Matching\n\nWho sits on the panel:\n\n"
+        "| Member | Role |\n| --- | --- |\n| Coordinator | Chairs the panel and holds / the vote |\n"
+        "|  | A spare seat |\n\n"
+        "After the table.\n\n| Outer inner cell |\n\n"
+    ), "a row keeps its cells in their columns; an empty row is dropped; a nested table is cell text"
+    assert [(h.level, h.text) for h in loaded.headings] == [(1, "Matching")]
+
+
 def test_docx_keeps_document_order_tabs_and_the_core_title() -> None:
     import io
 
@@ -170,7 +187,7 @@ def test_docx_keeps_document_order_tabs_and_the_core_title() -> None:
     loaded = load_bytes(buffer.getvalue(), "guide.docx")
     assert loaded.title == "Session guide"
     assert loaded.text == (
-        "Before\n\nAgenda:\tten minutes\n\nCheck-in | 5 min\nAfter\n\nWrite down one next step.\n\n"
+        "Before\n\nAgenda:\tten minutes\n\n| Check-in | 5 min |\n\nAfter\n\nWrite down one next step.\n\n"
     )
     assert [(h.level, h.text, loaded.text[h.offset :].split("\n")[0]) for h in loaded.headings] == [
         (1, "Before", "Before"),

@@ -183,6 +183,17 @@ _SKIPPED = frozenset(("script", "style", "noscript", "template", "nav", "svg"))
 _FEED = 1 << 16
 
 
+def _pipe_table(rows: list[list[str]]) -> str:
+    """Table rows as a Markdown pipe table, the first row as its header (a rule line after it), so a row
+    keeps its cells together and each cell its column; "|" inside a cell becomes "/"."""
+    cleaned = [[" ".join(cell.split()).replace("|", "/") for cell in row] for row in rows]
+    width = max(len(row) for row in cleaned)
+    lines = ["| " + " | ".join(row + [""] * (width - len(row))) + " |" for row in cleaned]
+    if len(lines) > 1:
+        lines.insert(1, "| " + " | ".join(["---"] * width) + " |")
+    return "\n".join(lines)
+
+
 class _HtmlText:
     """An lxml parser target: collects the outermost text blocks as the parser streams, without building a
     tree, counting elements and characters against the limits."""
@@ -200,6 +211,8 @@ class _HtmlText:
         self.loose: list[str] = []
         self.title: list[str] = []
         self.stack: list[str] = []
+        self.table: tuple[int, list[list[str]]] | None = None  # (depth, rows) of the open outermost table
+        self.row: tuple[int, list[str]] | None = None  # (depth, cells) of its open row
 
     def start(self, tag: object, attrib: object) -> None:
         self.elements += 1
@@ -216,6 +229,10 @@ class _HtmlText:
             self.skipping += 1
         elif name == "title":
             self.in_title += 1
+        elif self.block is None and not self.skipping and name == "table" and self.table is None:
+            self.table = (self.depth, [])
+        elif self.block is None and not self.skipping and name == "tr" and self.table is not None:
+            self.row = (self.depth, [])
         elif name in _BLOCKS and self.block is None and not self.skipping:
             self.block, self.pieces = (name, self.depth), []
         self._boundary()
@@ -228,9 +245,19 @@ class _HtmlText:
             self.in_title -= 1
         if self.block is not None and self.block[1] == self.depth:
             text = " ".join("".join(self.pieces).split())
-            if text:
+            if self.row is not None and self.block[0] in ("td", "th"):
+                self.row[1].append(text)  # a cell joins its row, empty or not: columns stay aligned
+            elif text:
                 self.blocks.append((self.block[0], text))
             self.block, self.pieces = None, []
+        elif self.row is not None and self.row[0] == self.depth:
+            if any(self.row[1]) and self.table is not None:
+                self.table[1].append(self.row[1])
+            self.row = None
+        elif self.table is not None and self.table[0] == self.depth:
+            if self.table[1]:
+                self.blocks.append(("table", _pipe_table(self.table[1])))
+            self.table = None
         self.depth -= 1
         self._boundary()
 
@@ -582,7 +609,8 @@ class _DocxBody:
         self.paragraphs: list[tuple[list[str], str]] = []  # open paragraphs: (text pieces, style id)
         self.cells: list[list[str]] = []  # open table cells: their paragraphs' text
         self.rows: list[list[str]] = []  # open table rows: their cells' text
-        self.out: list[tuple[str, str]] = []  # (style id, text) of body paragraphs; style "|" for rows
+        self.tables: list[list[list[str]]] = []  # open tables: their rows
+        self.out: list[tuple[str, str]] = []  # (style id, text) of body paragraphs; style "|" for tables
         self.in_text = False
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
@@ -605,6 +633,8 @@ class _DocxBody:
             self.cells.append([])
         elif local == "tr":
             self.rows.append([])
+        elif local == "tbl":
+            self.tables.append([])
         elif parent == f"{_W} r" and self.paragraphs:
             if local == "t":
                 self.in_text = True
@@ -633,14 +663,18 @@ class _DocxBody:
                 self.out.append((style, text))
         elif local == "tc" and self.cells:
             cell = "\n".join(self.cells.pop()).strip()
-            if self.rows and cell:
-                self.rows[-1].append(cell)
+            if self.rows:
+                self.rows[-1].append(cell)  # empty cells too: columns stay aligned
         elif local == "tr" and self.rows:
-            line = " | ".join(self.rows.pop())
-            if line and self.cells:
-                self.cells[-1].append(line)
-            elif line:
-                self.out.append(("|", line))
+            row = self.rows.pop()
+            if any(row) and self.tables:
+                self.tables[-1].append(row)
+        elif local == "tbl" and self.tables:
+            rows = self.tables.pop()
+            if rows and self.cells:  # a table inside a cell: its rows become lines of that cell
+                self.cells[-1].extend(" | ".join(c for c in row if c) for row in rows)
+            elif rows:
+                self.out.append(("|", _pipe_table(rows)))
 
     def data(self, text: str) -> None:
         if self.in_text:
@@ -663,9 +697,9 @@ def load_docx(data: bytes, stem: str, limits: IngestLimits) -> LoadedText:
     offset = 0
     title = _docx_title(archive)
     for style, block in body.out:
-        if style == "|":
-            parts.append(block + "\n")
-            offset += len(block) + 1
+        if style == "|":  # a table: a block of its own, like a paragraph
+            parts.append(block + "\n\n")
+            offset += len(block) + 2
             continue
         level = _docx_heading_level(styles.get(style, style))
         if level is not None:
