@@ -140,6 +140,27 @@ def test_a_chunk_that_opens_inside_a_sentence_does_not_quote_that_piece() -> Non
     assert len(chunk_candidates(whole, "Guide > Matching")) == 2
 
 
+def test_a_faq_answer_is_judged_beside_its_question() -> None:
+    faq = (
+        "**Who can apply to be a mentee?**\nAnyone on a contract of ten hours a week or more. "
+        "Relief staff after 200 hours. Forms are on the intranet.\n\n"
+        "**Can volunteers join?**\nNot as mentees, since meetings are paid time."
+    )
+    found = {c.text: c for c in chunk_candidates(faq, "FAQ > Joining")}
+    assert "Who can apply to be a mentee?" not in found, "a question is never quoted"
+    asked = "Who can apply to be a mentee?"
+    assert (
+        f"{asked} Anyone on a contract of ten hours a week or more."
+        in found["Anyone on a contract of ten hours a week or more."].windows
+    )
+    assert f"{asked} Relief staff after 200 hours." in found["Relief staff after 200 hours."].windows
+    assert not any(asked in w for w in found["Forms are on the intranet."].windows), "two sentences at most"
+    assert any(
+        w.startswith("Can volunteers join?")
+        for w in found["Not as mentees, since meetings are paid time."].windows
+    )
+
+
 def test_a_bold_label_stays_with_its_first_sentence() -> None:
     steps = (
         "1. **Name it.** Raise it gently in a session. Often the other person feels the same.\n"

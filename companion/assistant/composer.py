@@ -226,6 +226,7 @@ _DANGLING = re.compile(r"(?:They|It|This|These|That|Those|He|She)\b")
 RANK_PRIOR = 0.15  # added to a sentence of the chunk ranked n: RANK_PRIOR / n
 SPECIFIC_PRIOR = 0.05  # added to a sentence with a count, a duration, a frequency or a date
 OVERLAP_WEIGHT = 0.15  # times the share of the question's words the sentence has
+ANSWER_SPAN = 2  # sentences after a question line ("Who can apply?") judged beside that question too
 
 
 def quotable(unit: str) -> bool:
@@ -240,16 +241,25 @@ def quotable(unit: str) -> bool:
 def chunk_candidates(text: str, heading: str, n: int = 0) -> list[Candidate]:
     """The quotable sentences of one chunk with their heading context and neighbour windows (computed
     from the chunk alone, so the texts to embed are the same in every request and can be warmed)."""
-    units = text_units(text)
-    if units and text.lstrip()[:1].islower():
-        units = units[1:]  # the chunk opens inside a sentence (an overlap window): that piece is no sentence
-    units = [u for u in units if quotable(u)]
+    every = text_units(text)
+    if every and text.lstrip()[:1].islower():
+        every = every[1:]  # the chunk opens inside a sentence (an overlap window): that piece is no sentence
+    asked: dict[str, str] = {}  # the first sentences after a question line (a FAQ's answer) -> that question
+    question, since = "", 0
+    for unit in every:
+        if unit.endswith("?"):
+            question, since = unit, 0
+        elif question and since < ANSWER_SPAN and quotable(unit):
+            asked.setdefault(unit, question)
+            since += 1
+    units = [u for u in every if quotable(u)]
     section = heading.split(" > ")[-1].strip()
     found = []
     for i, unit in enumerate(units):
         before = units[i - 1] if i > 0 else ""
         after = units[i + 1] if i + 1 < len(units) else ""
-        windows = tuple(w for w in (f"{before} {unit}", f"{unit} {after}") if w.strip() != unit)
+        pairs = (f"{before} {unit}", f"{unit} {after}", f"{asked[unit]} {unit}" if unit in asked else "")
+        windows = tuple(w for w in pairs if w.strip() and w.strip() != unit)
         context = f"{section}: {unit}" if section else unit
         found.append(Candidate(n, i, unit, context, windows))
     return found
