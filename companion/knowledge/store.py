@@ -96,11 +96,7 @@ class VectorStore:
 
     def chunks_for_source(self, source: str) -> list[StoredChunk]:
         """Every chunk of one guide, with its text and metadata (used to show a cited section)."""
-        result = self._call(self.collection.get, where={"source": source}, include=["documents", "metadatas"])
-        return [
-            StoredChunk(id=i, text=d or "", metadata=dict(m or {}))
-            for i, d, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
-        ]
+        return self._chunks(where={"source": source})
 
     def upsert(
         self, ids: list[str], embeddings: np.ndarray, texts: list[str], metadatas: list[Metadata]
@@ -153,13 +149,7 @@ class VectorStore:
 
     def get(self, ids: list[str]) -> list[StoredChunk]:
         """These chunks with their text and metadata (those found; in no particular order)."""
-        if not ids:
-            return []
-        result = self._call(self.collection.get, ids=ids, include=["documents", "metadatas"])
-        return [
-            StoredChunk(id=i, text=d or "", metadata=dict(m or {}))
-            for i, d, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
-        ]
+        return self._chunks(ids=ids) if ids else []
 
     def iter_all(self) -> Iterator[StoredChunk]:
         """Every chunk, page by page (used to build the keyword index)."""
@@ -168,8 +158,7 @@ class VectorStore:
             page = self._call(
                 self.collection.get, include=["documents", "metadatas"], limit=PAGE, offset=offset
             )
-            for i, d, m in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
-                yield StoredChunk(id=i, text=d or "", metadata=dict(m or {}))
+            yield from _stored(page)
             if len(page["ids"]) < PAGE:
                 return
             offset += PAGE
@@ -187,6 +176,10 @@ class VectorStore:
                 return
             offset += PAGE
 
+    def _chunks(self, **query: Any) -> list[StoredChunk]:
+        """The chunks a Chroma `get` with `query` (ids or where) finds, with their text and metadata."""
+        return _stored(self._call(self.collection.get, include=["documents", "metadatas"], **query))
+
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return fn(*args, **kwargs)
@@ -194,6 +187,14 @@ class VectorStore:
             raise
         except Exception as exc:  # Chroma raises many types (httpx, its own, sqlite); one message for all
             raise BackendUnavailable(f"vector store unavailable: {type(exc).__name__}: {exc}"[:400]) from exc
+
+
+def _stored(result: Any) -> list[StoredChunk]:
+    """The chunks of a Chroma `get` result that includes documents and metadatas."""
+    return [
+        StoredChunk(id=i, text=d or "", metadata=dict(m or {}))
+        for i, d, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+    ]
 
 
 def build_store(settings: Settings, *, embedder_name: str, dimensions: int) -> VectorStore:
