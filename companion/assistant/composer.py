@@ -244,21 +244,22 @@ def chunk_candidates(text: str, heading: str, n: int = 0) -> list[Candidate]:
     every = text_units(text)
     if every and text.lstrip()[:1].islower():
         every = every[1:]  # the chunk opens inside a sentence (an overlap window): that piece is no sentence
-    asked: dict[str, str] = {}  # the first sentences after a question line (a FAQ's answer) -> that question
+    units: list[str] = []
+    asked: list[str] = []  # per quotable unit: the question line it answers (a FAQ's first sentences), or ""
     question, since = "", 0
     for unit in every:
         if unit.endswith("?"):
             question, since = unit, 0
-        elif question and since < ANSWER_SPAN and quotable(unit):
-            asked.setdefault(unit, question)
+        elif quotable(unit):
+            units.append(unit)
+            asked.append(question if since < ANSWER_SPAN else "")
             since += 1
-    units = [u for u in every if quotable(u)]
     section = heading.split(" > ")[-1].strip()
     found = []
     for i, unit in enumerate(units):
         before = units[i - 1] if i > 0 else ""
         after = units[i + 1] if i + 1 < len(units) else ""
-        pairs = (f"{before} {unit}", f"{unit} {after}", f"{asked[unit]} {unit}" if unit in asked else "")
+        pairs = (f"{before} {unit}", f"{unit} {after}", f"{asked[i]} {unit}" if asked[i] else "")
         windows = tuple(w for w in pairs if w.strip() and w.strip() != unit)
         context = f"{section}: {unit}" if section else unit
         found.append(Candidate(n, i, unit, context, windows))

@@ -229,12 +229,13 @@ class _HtmlText:
             self.skipping += 1
         elif name == "title":
             self.in_title += 1
-        elif self.block is None and not self.skipping and name == "table" and self.table is None:
-            self.table = (self.depth, [])
-        elif self.block is None and not self.skipping and name == "tr" and self.table is not None:
-            self.row = (self.depth, [])
-        elif name in _BLOCKS and self.block is None and not self.skipping:
-            self.block, self.pieces = (name, self.depth), []
+        elif self.block is None and not self.skipping:
+            if name == "table" and self.table is None:
+                self.table = (self.depth, [])
+            elif name == "tr" and self.table is not None:
+                self.row = (self.depth, [])
+            elif name in _BLOCKS:
+                self.block, self.pieces = (name, self.depth), []
         self._boundary()
 
     def end(self, tag: object) -> None:
