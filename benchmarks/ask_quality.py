@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import emit, log, percentile, r
+from evals.corpora.build import build_corpus, corpus_names
 
 REPO = Path(__file__).resolve().parent.parent
-CORPORA = tuple(sorted(p.parent.name for p in (REPO / "evals" / "corpora").glob("*/guides")))
+CORPORA = tuple(corpus_names())
 SETS = ("ask", "handbook", *CORPORA)
 _CITED = re.compile(r"\[\d+\]")
 
@@ -65,8 +66,6 @@ def load_sets(names: list[str], limit: int | None) -> dict[str, list[dict[str, A
 
 def corpus_of(name: str, tmp: Path) -> Path:
     if name in CORPORA:
-        from evals.corpora.build import build_corpus
-
         out = tmp / f"{name}-built"
         build_corpus(name, out)
         return out

@@ -84,13 +84,13 @@ def main() -> None:
 
 def sample_corpora(tmp: Path) -> list[tuple[str, Path, Path]]:
     """(name, folder of guides, questions) for the handbook and every corpus of `evals/corpora/`."""
-    from evals.corpora.build import CORPORA, build_corpus
+    from evals.corpora.build import CORPORA, build_corpus, corpus_names
 
     found = [("handbook", REPO / "knowledge", REPO / "evals" / "retrieval.jsonl")]
-    for folder in sorted(p.parent for p in CORPORA.glob("*/guides")):
-        out = tmp / f"built-{folder.name}"
-        build_corpus(folder.name, out)
-        found.append((folder.name, out, folder / "retrieval.jsonl"))
+    for name in corpus_names():
+        out = tmp / f"built-{name}"
+        build_corpus(name, out)
+        found.append((name, out, CORPORA / name / "retrieval.jsonl"))
     return found
 
 

@@ -167,11 +167,15 @@ def _fixed_zip_dates(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def corpus_names() -> list[str]:
+    """The sample corpora: every folder here that holds a `guides/` folder, sorted."""
+    return sorted(p.parent.name for p in CORPORA.glob("*/guides"))
+
+
 def guides_dir(name: str) -> Path:
     folder = CORPORA / name / "guides"
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) or not folder.is_dir():
-        known = sorted(p.parent.name for p in CORPORA.glob("*/guides"))
-        raise ValueError(f"unknown corpus {name!r}; known: {', '.join(known)}")
+        raise ValueError(f"unknown corpus {name!r}; known: {', '.join(corpus_names())}")
     return folder
 
 
