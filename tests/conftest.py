@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from companion.container import Services
 from companion.settings import Settings
 from tests.support.app import (
+    KNOWLEDGE,
     POSTGRES_ENV,
     Api,
     make_api,
@@ -34,13 +35,27 @@ os.environ.setdefault("COMPANION_EMBEDDINGS__THREADS", "1")
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The suite runs on pytest-xdist workers (`-n auto --dist loadgroup`, see pyproject.toml). Tests on
-    the real model go to one worker, one after another as in a serial run: that worker loads the model
-    once per module fixture, and two model runs never share the two cores. (The browser tests are one
-    group too, `browser`, set in tests/browser/conftest.py.)"""
+    """The suite runs on pytest-xdist workers (`-n auto --dist loadgroup`, see pyproject.toml). The
+    real-model tests of one module go to one worker, in order, so its module fixtures (a model loaded, a
+    store ingested) are built once; two modules may run on the two workers at once, each model on one
+    thread (COMPANION_LLM__THREADS above). (The browser tests are one group, `browser`, set in
+    tests/browser/conftest.py.)"""
     for item in items:
         if item.get_closest_marker("real_model") and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group("real_model"))
+            item.add_marker(pytest.mark.xdist_group(f"real_model_{Path(str(item.fspath)).stem}"))
+
+
+@pytest.fixture(scope="session")
+def real_handbook_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir holding the sample handbook ingested once (per xdist worker) through the real embedding
+    model, embedded Chroma and SQLite. Tests take a copy of it (`tests.support.app.copy_data_dir`)."""
+    data = tmp_path_factory.mktemp("real-handbook")
+    services = Services(Settings(data_dir=data, store={"mode": "embedded"}))  # type: ignore[arg-type]
+    services.db.create_tables()
+    report = services.knowledge.ingest_paths([KNOWLEDGE])
+    services.close()
+    assert report.failed == [] and len(report.added) >= 10, report
+    return data
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from companion.assistant.models import (
 )
 from companion.container import Services
 from companion.settings import Settings
-from tests.support.app import KNOWLEDGE, Api, free_port, make_api
+from tests.support.app import Api, copy_data_dir, free_port, make_api
 
 pytestmark = pytest.mark.real_model
 
@@ -32,14 +32,9 @@ LLM_COMMON = {"max_tokens": 160, "temperature": 0.2}
 
 
 @pytest.fixture(scope="module")
-def knowledge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def knowledge_dir(tmp_path_factory: pytest.TempPathFactory, real_handbook_template: Path) -> Path:
     """One embedded store with the handbook, shared by both modes (each gets its own database)."""
-    data = tmp_path_factory.mktemp("assistant-real")
-    services = Services(Settings(data_dir=data, store={"mode": "embedded"}))  # type: ignore[arg-type]
-    services.db.create_tables()
-    services.knowledge.ingest_paths([KNOWLEDGE])
-    services.close()
-    return data
+    return copy_data_dir(real_handbook_template, tmp_path_factory.mktemp("assistant-real") / "data")
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +76,9 @@ def real_api(request: pytest.FixtureRequest, knowledge_dir: Path) -> Iterator[Ap
         store={"mode": "embedded"},  # type: ignore[arg-type]
         llm=llm,  # type: ignore[arg-type]
         seed_sample_knowledge=False,
+        # the start-up warm-up of the composer's sentence vectors would take a core from the model here;
+        # it has tests of its own
+        assistant={"warm_sentences": False},  # type: ignore[arg-type]
     )
     services = Services(settings)
     services.db.create_tables()

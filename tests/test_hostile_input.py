@@ -31,7 +31,7 @@ from companion.container import Services
 from companion.evaluation.metrics import output_text
 from companion.evaluation.runner import load_suite
 from companion.settings import Settings
-from tests.support.app import KNOWLEDGE, REPO, free_port, make_settings
+from tests.support.app import KNOWLEDGE, REPO, copy_data_dir, free_port, make_settings
 from tests.support.assistant import ADMIN, GUIDES, build, fake, good_goals
 
 CANARY = "ZEBRA-LANTERN-42"
@@ -403,13 +403,15 @@ REAL_CASES = ["adv-010", "adv-030"]
 
 
 @pytest.mark.real_model
-def test_representative_adversarial_cases_on_the_embedded_model(tmp_path: Path) -> None:
+def test_representative_adversarial_cases_on_the_embedded_model(
+    tmp_path: Path, real_handbook_template: Path
+) -> None:
     """Two representative cases (see evals/adversarial.jsonl) through SmolLM2 in llama.cpp with the
     packaged embeddings (the full suite: `benchmarks/adversarial.py`)."""
-    settings = Settings(data_dir=tmp_path / "data", store={"mode": "memory"}, llm={"max_tokens": 300})
+    data = copy_data_dir(real_handbook_template, tmp_path / "data")
+    settings = Settings(data_dir=data, store={"mode": "embedded"}, llm={"max_tokens": 300})  # type: ignore[arg-type]
     services = Services(settings)
     services.db.create_tables()
-    services.knowledge.ingest_paths([KNOWLEDGE])
     cases = {c.id: c for c in load_suite(REPO / "evals", "adversarial")}
     for case_id in REAL_CASES:
         outcome = services.evaluation.run_case(cases[case_id])

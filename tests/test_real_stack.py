@@ -11,19 +11,21 @@ import pytest
 
 from companion.container import Services
 from companion.settings import Settings
-from tests.support.app import KNOWLEDGE, REPO
+from tests.support.app import KNOWLEDGE, REPO, copy_data_dir
 from tests.support.server import Serve
 
 pytestmark = pytest.mark.real_model
 
 
 @pytest.fixture(scope="module")
-def real_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    data = tmp_path_factory.mktemp("real")
+def real_services(
+    tmp_path_factory: pytest.TempPathFactory, real_handbook_template: Path
+) -> Iterator[Services]:
+    """The handbook ingested through the real model (the `real_handbook_template` fixture checks that
+    every guide was added)."""
+    data = copy_data_dir(real_handbook_template, tmp_path_factory.mktemp("real") / "data")
     services = Services(Settings(data_dir=data, store={"mode": "embedded"}))  # type: ignore[arg-type]
     services.db.create_tables()
-    report = services.knowledge.ingest_paths([KNOWLEDGE])
-    assert report.failed == [] and len(report.added) >= 10
     yield services
     services.close()
 
