@@ -27,8 +27,10 @@ from tests.support.app import Api, copy_data_dir, free_port, make_api
 
 pytestmark = pytest.mark.real_model
 
-# a short reply limit keeps the suite quick; the tests assert the rules, which hold for any reply
+# a short reply limit and three excerpts in each prompt (prompt reading is most of a call's time on one
+# thread) keep the suite quick; the tests assert the rules, which hold for any reply and any grounding
 LLM_COMMON = {"max_tokens": 160, "temperature": 0.2}
+GROUNDING_CHUNKS = 3
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ def real_api(request: pytest.FixtureRequest, knowledge_dir: Path) -> Iterator[Ap
         seed_sample_knowledge=False,
         # the start-up warm-up of the composer's sentence vectors would take a core from the model here;
         # it has tests of its own
-        assistant={"warm_sentences": False},  # type: ignore[arg-type]
+        assistant={"warm_sentences": False, "k": GROUNDING_CHUNKS},  # type: ignore[arg-type]
     )
     services = Services(settings)
     services.db.create_tables()

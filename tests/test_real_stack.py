@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,9 +54,17 @@ def test_reingest_of_the_handbook_writes_nothing(real_services: Services) -> Non
     assert report.chunks_written == 0 and report.added == report.updated == []
 
 
+# the first start ingests these as its sample guides, one of which says how often sessions happen (the
+# whole handbook goes through the real model in the `real_handbook_template` fixture)
+FIRST_START_GUIDES = ["program-overview.md", "running-a-session.md", "smart-goals.md", "matching.md"]
+
+
 def test_serve_first_start_answers_cited_search(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    env = {"COMPANION_DATA_DIR": str(data)}
+    data, sample = tmp_path / "data", tmp_path / "sample"
+    sample.mkdir()
+    for name in FIRST_START_GUIDES:
+        shutil.copy(KNOWLEDGE / name, sample / name)
+    env = {"COMPANION_DATA_DIR": str(data), "COMPANION_SAMPLE_KNOWLEDGE_DIR": str(sample)}
     with Serve(env=env, cwd=tmp_path, ready_timeout=240) as server:
         token = server.token
         assert token, "first start prints the admin token"
@@ -73,7 +82,7 @@ def test_serve_first_start_answers_cited_search(tmp_path: Path) -> None:
         assert all(r["citation"].startswith(r["source"]) and r["heading"] for r in results)
         assert any("two weeks" in r["text"] for r in results)
         docs = httpx.get(f"{base}/v1/knowledge/documents", headers=headers, timeout=10).json()
-        assert {d["source"] for d in docs} == {p.name for p in KNOWLEDGE.glob("*.md")}
+        assert {d["source"] for d in docs} == set(FIRST_START_GUIDES)
         assert httpx.post(f"{base}/v1/search", json={"query": "x"}, timeout=10).status_code == 401
 
     # second start: same data, no new admin, nothing re-ingested
