@@ -155,11 +155,9 @@ class VectorStore:
         """Every chunk, page by page (used to build the keyword index)."""
         offset = 0
         while True:
-            page = self._call(
-                self.collection.get, include=["documents", "metadatas"], limit=PAGE, offset=offset
-            )
-            yield from _stored(page)
-            if len(page["ids"]) < PAGE:
+            page = self._chunks(limit=PAGE, offset=offset)
+            yield from page
+            if len(page) < PAGE:
                 return
             offset += PAGE
 
@@ -177,7 +175,7 @@ class VectorStore:
             offset += PAGE
 
     def _chunks(self, **query: Any) -> list[StoredChunk]:
-        """The chunks a Chroma `get` with `query` (ids or where) finds, with their text and metadata."""
+        """The chunks a Chroma `get` with `query` (ids, where, or a page) finds, with text and metadata."""
         return _stored(self._call(self.collection.get, include=["documents", "metadatas"], **query))
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
