@@ -42,13 +42,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests/browser/conftest.py.)"""
     for item in items:
         if item.get_closest_marker("real_model") and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(f"real_model_{Path(str(item.fspath)).stem}"))
+            item.add_marker(pytest.mark.xdist_group(f"real_model_{item.path.stem}"))
 
 
 @pytest.fixture(scope="session")
 def real_handbook_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir holding the sample handbook ingested once (per xdist worker) through the real embedding
-    model, embedded Chroma and SQLite. Tests take a copy of it (`tests.support.app.copy_data_dir`)."""
+    model, embedded Chroma and SQLite. Tests work on a copy of it (`shutil.copytree`), never on it."""
     data = tmp_path_factory.mktemp("real-handbook")
     services = Services(Settings(data_dir=data, store={"mode": "embedded"}))  # type: ignore[arg-type]
     services.db.create_tables()

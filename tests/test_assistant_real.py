@@ -5,6 +5,7 @@ reached through LangChain (`openai`)."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ from companion.assistant.models import (
 )
 from companion.container import Services
 from companion.settings import Settings
-from tests.support.app import Api, copy_data_dir, free_port, make_api
+from tests.support.app import Api, free_port, make_api
 
 pytestmark = pytest.mark.real_model
 
@@ -36,7 +37,7 @@ GROUNDING_CHUNKS = 3
 @pytest.fixture(scope="module")
 def knowledge_dir(tmp_path_factory: pytest.TempPathFactory, real_handbook_template: Path) -> Path:
     """One embedded store with the handbook, shared by both modes (each gets its own database)."""
-    return copy_data_dir(real_handbook_template, tmp_path_factory.mktemp("assistant-real") / "data")
+    return shutil.copytree(real_handbook_template, tmp_path_factory.mktemp("assistant-real") / "data")
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from companion.cli.main import app
 from companion.container import Services
 from companion.evaluation.runner import SUITES, load_suite
 from companion.settings import Settings
-from tests.support.app import KNOWLEDGE, REPO, copy_data_dir, make_api, web_client
+from tests.support.app import KNOWLEDGE, REPO, make_api, web_client
 from tests.support.evaluation import build
 
 GOOD_REPLY = {
@@ -189,7 +190,7 @@ def test_admin_pages_render_for_a_signed_in_admin(two_runs: tuple[Services, int,
 @pytest.mark.real_model
 def test_one_ask_case_on_the_local_model(tmp_path: Path, real_handbook_template: Path) -> None:
     """The packaged embeddings and SmolLM2 in-process: the run is stored and every ask metric is measured."""
-    data = copy_data_dir(real_handbook_template, tmp_path / "data")
+    data = shutil.copytree(real_handbook_template, tmp_path / "data")
     settings = Settings(data_dir=data, store={"mode": "embedded"}, llm={"max_tokens": 200})  # type: ignore[arg-type]
     services = Services(settings)
     services.db.create_tables()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,7 +32,7 @@ from companion.container import Services
 from companion.evaluation.metrics import output_text
 from companion.evaluation.runner import load_suite
 from companion.settings import Settings
-from tests.support.app import KNOWLEDGE, REPO, copy_data_dir, free_port, make_settings
+from tests.support.app import KNOWLEDGE, REPO, free_port, make_settings
 from tests.support.assistant import ADMIN, GUIDES, build, fake, good_goals
 
 CANARY = "ZEBRA-LANTERN-42"
@@ -408,7 +409,7 @@ def test_representative_adversarial_cases_on_the_embedded_model(
 ) -> None:
     """Two representative cases (see evals/adversarial.jsonl) through SmolLM2 in llama.cpp with the
     packaged embeddings (the full suite: `benchmarks/adversarial.py`)."""
-    data = copy_data_dir(real_handbook_template, tmp_path / "data")
+    data = shutil.copytree(real_handbook_template, tmp_path / "data")
     settings = Settings(data_dir=data, store={"mode": "embedded"}, llm={"max_tokens": 300})  # type: ignore[arg-type]
     services = Services(settings)
     services.db.create_tables()

@@ -12,7 +12,7 @@ import pytest
 
 from companion.container import Services
 from companion.settings import Settings
-from tests.support.app import KNOWLEDGE, REPO, copy_data_dir
+from tests.support.app import KNOWLEDGE, REPO
 from tests.support.server import Serve
 
 pytestmark = pytest.mark.real_model
@@ -24,7 +24,7 @@ def real_services(
 ) -> Iterator[Services]:
     """The handbook ingested through the real model (the `real_handbook_template` fixture checks that
     every guide was added)."""
-    data = copy_data_dir(real_handbook_template, tmp_path_factory.mktemp("real") / "data")
+    data = shutil.copytree(real_handbook_template, tmp_path_factory.mktemp("real") / "data")
     services = Services(Settings(data_dir=data, store={"mode": "embedded"}))  # type: ignore[arg-type]
     services.db.create_tables()
     yield services

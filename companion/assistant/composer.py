@@ -98,10 +98,8 @@ class SentenceVectors:
     def warm(self, texts: list[str], *, stop: Event | None = None, batch: int = 32) -> int:
         """Encode guide sentences ahead of the first request, `batch` at a time, until done or `stop` is
         set (the app stops a warm-up that is still running when it shuts down); returns how many new
-        sentences were encoded. The texts go shortest first, so a batch pads little: 32 at a time take
-        well under a second on one core, and a shutdown waits no longer than that (a batch of 256 unsorted
-        had kept it waiting 9 s); sorted batches of 32 encoded the sample's views faster than unsorted
-        ones of 256 (7.7 s against 9.3 s for 407 texts, one thread)."""
+        sentences were encoded. The texts go shortest first, so a batch pads little and small batches stay
+        fast; a shutdown waits for one batch at most (figures in docs/assistant.md)."""
         with self._lock:
             new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
         new.sort(key=len)  # texts of one length per batch: little padding, so small batches stay fast

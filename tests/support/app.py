@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +16,6 @@ from tests.support.server import free_port as free_port  # re-exported: tests im
 REPO = Path(__file__).resolve().parents[2]
 KNOWLEDGE = REPO / "knowledge"
 POSTGRES_ENV = "COMPANION_TEST_POSTGRES_URL"
-
-
-def copy_data_dir(template: Path, target: Path) -> Path:
-    """`target`, a copy of a prepared data dir (such as the `real_handbook_template` fixture's), so a test
-    never writes to the shared one."""
-    shutil.copytree(template, target)
-    return target
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
